@@ -1,0 +1,116 @@
+/**
+ * The contract between the runtime-portable core and a runtime adapter.
+ *
+ * Everything the core needs from Bun or Deno goes through these interfaces;
+ * `src/adapters/bun` and `src/adapters/deno` are the only places that implement
+ * them (and the only files that name the `Bun` / `Deno` globals). The portable
+ * parts of each runtime (node:crypto, node:fs, node:process, WebCrypto) are used
+ * directly by the core, since both runtimes provide them.
+ */
+
+/** Host and port of one end of a TCP connection. */
+export interface NetAddr {
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/** PEM-encoded material for a TLS listener or a TLS client connection. */
+export interface TlsServerOptions {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface TlsClientOptions {
+  /** Trusted CA certificates (PEM); when absent the system store is used. */
+  readonly caCerts?: readonly string[];
+  /** Server name for SNI and certificate verification; defaults to `hostname`. */
+  readonly serverName?: string;
+}
+
+/**
+ * One byte-stream connection (TCP, optionally TLS).
+ *
+ * - Reading: iterate it. Each chunk is owned by the consumer (the adapter
+ *   never reuses a chunk's memory after yielding it). Iteration ends when the
+ *   peer closes or `close()` is called. While the consumer does not pull, the
+ *   adapter stops reading from the socket (TCP back-pressure), buffering at
+ *   most what one socket read delivered.
+ * - Writing: `send()` writes in order. At most one write is in flight: the
+ *   returned promise settles when the bytes were handed to the OS (or rejects
+ *   when the connection is gone). Callers that need to bound memory await it.
+ * - `closed` resolves once the socket is fully closed, whichever side closed it;
+ *   it never rejects.
+ */
+export interface Connection extends AsyncIterable<Uint8Array> {
+  readonly remoteAddr: NetAddr;
+  readonly localAddr: NetAddr;
+  send(data: Uint8Array): Promise<void>;
+  /** Close now; unsent data may be dropped. Idempotent. */
+  close(): void;
+  readonly closed: Promise<void>;
+}
+
+/** A listening socket; iterate it to accept connections. */
+export interface Listener extends AsyncIterable<Connection> {
+  readonly addr: NetAddr;
+  /** Stop accepting; established connections are not touched. Idempotent. */
+  close(): void;
+}
+
+export interface ListenOptions {
+  readonly hostname: string;
+  /** 0 picks a free port; read it back from `Listener.addr`. */
+  readonly port: number;
+  readonly tls?: TlsServerOptions;
+}
+
+export interface ConnectOptions {
+  readonly hostname: string;
+  readonly port: number;
+  readonly tls?: TlsClientOptions;
+}
+
+export interface NetAdapter {
+  listen(options: ListenOptions): Promise<Listener>;
+  connect(options: ConnectOptions): Promise<Connection>;
+}
+
+/** Parameters accepted by prepared SQLite statements. */
+export type SqliteValue = string | number | bigint | Uint8Array | null;
+
+/** A prepared statement: the intersection of `bun:sqlite` and `node:sqlite`. */
+export interface SqliteStatement {
+  run(...params: SqliteValue[]): void;
+  /** Rows as objects keyed by column name; BLOBs come back as Uint8Array. */
+  all(...params: SqliteValue[]): Record<string, unknown>[];
+  get(...params: SqliteValue[]): Record<string, unknown> | undefined;
+}
+
+/** A synchronous SQLite connection (both runtimes' drivers are synchronous). */
+export interface SqliteDatabase {
+  exec(sql: string): void;
+  prepare(sql: string): SqliteStatement;
+  close(): void;
+}
+
+export type OpenSqlite = (path: string) => SqliteDatabase;
+
+/** An HTTP server started by `Platform.serveHttp`. */
+export interface HttpServer {
+  readonly addr: NetAddr;
+  shutdown(): Promise<void>;
+}
+
+export interface ServeHttpOptions {
+  readonly hostname: string;
+  readonly port: number;
+  readonly fetch: (request: Request) => Response | Promise<Response>;
+}
+
+/** Everything a runtime adapter provides, injected at the entry point. */
+export interface Platform {
+  readonly runtime: "bun" | "deno";
+  readonly net: NetAdapter;
+  readonly openSqlite: OpenSqlite;
+  readonly serveHttp: (options: ServeHttpOptions) => Promise<HttpServer>;
+}
