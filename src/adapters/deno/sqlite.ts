@@ -1,0 +1,19 @@
+import { DatabaseSync } from "node:sqlite";
+import type { OpenSqlite, SqliteDatabase, SqliteStatement, SqliteValue } from "../../platform.ts";
+
+/** SQLite through Deno's built-in `node:sqlite`, narrowed to `SqliteDatabase`. */
+export const openSqlite: OpenSqlite = (path: string): SqliteDatabase => {
+  const db = new DatabaseSync(path);
+  return {
+    exec: (sql) => db.exec(sql),
+    prepare(sql): SqliteStatement {
+      const stmt = db.prepare(sql);
+      return {
+        run: (...params: SqliteValue[]) => void stmt.run(...params),
+        all: (...params: SqliteValue[]) => stmt.all(...params) as Record<string, unknown>[],
+        get: (...params: SqliteValue[]) => stmt.get(...params) as Record<string, unknown> | undefined,
+      };
+    },
+    close: () => db.close(),
+  };
+};
