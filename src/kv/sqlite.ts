@@ -1,0 +1,220 @@
+/**
+ * A durable store in one SQLite file, through the runtime's driver (`OpenSqlite` is
+ * injected; this module never names `bun:sqlite` or `node:sqlite`).
+ *
+ * Several processes may open the same file (the CLI next to a running server): the file is
+ * in WAL mode so readers never block the writer, `busy_timeout` makes a writer wait for
+ * another process's transaction instead of failing, and every commit runs inside
+ * `BEGIN IMMEDIATE … COMMIT` and takes its versionstamp from a counter row in the same
+ * file, so two processes can never hand out the same versionstamp.
+ *
+ * Schema (version 1):
+ *   kv(k BLOB PRIMARY KEY, v BLOB NOT NULL, vs INTEGER NOT NULL) WITHOUT ROWID
+ *     k  = key-codec bytes (BLOBs compare with memcmp, i.e. in tuple order)
+ *     v  = value-codec bytes
+ *     vs = commit number; the versionstamp is its 20-digit hex form
+ *   kv_meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID
+ *     'version' = last commit number, 'schema' = schema version
+ */
+import type { OpenSqlite, SqliteDatabase, SqliteStatement } from "../platform.ts";
+import { EngineKv, formatVersionstamp } from "./engine.ts";
+import type { KvEngine, RawCheck, RawEntry, RawMutation } from "./engine.ts";
+import type { KvCapabilities } from "./kv.ts";
+import { sumEncoded } from "./value-codec.ts";
+
+/** SQLite's `synchronous` setting: FULL survives power loss; NORMAL (WAL) may lose the last commits. */
+export type SqliteSynchronous = "full" | "normal" | "off";
+
+export interface SqliteKvOptions {
+  readonly openSqlite: OpenSqlite;
+  /** Database file; created when missing. */
+  readonly path: string;
+  /** Defaults to "full". */
+  readonly synchronous?: SqliteSynchronous;
+  /** How long a commit waits for another process's write lock; defaults to 5000 ms. */
+  readonly busyTimeoutMs?: number;
+}
+
+const SCHEMA_VERSION = 1;
+const SYNCHRONOUS: Record<SqliteSynchronous, string> = {
+  full: "FULL",
+  normal: "NORMAL",
+  off: "OFF",
+};
+
+interface Statements {
+  get: SqliteStatement;
+  upsert: SqliteStatement;
+  delete: SqliteStatement;
+  scanAsc: SqliteStatement;
+  scanDesc: SqliteStatement;
+  nextVersion: SqliteStatement;
+  begin: SqliteStatement;
+  beginImmediate: SqliteStatement;
+  commit: SqliteStatement;
+  rollback: SqliteStatement;
+  ping: SqliteStatement;
+}
+
+function asBytes(v: unknown, what: string): Uint8Array {
+  if (v instanceof Uint8Array) return v;
+  throw new Error(`corrupt SQLite KV row: ${what} is ${typeof v}, expected a BLOB`);
+}
+
+function rowEntry(row: Record<string, unknown>): RawEntry {
+  return {
+    key: asBytes(row.k, "key"),
+    value: asBytes(row.v, "value"),
+    versionstamp: formatVersionstamp(Number(row.vs)),
+  };
+}
+
+class SqliteEngine implements KvEngine {
+  readonly capabilities: KvCapabilities = { durable: true, sharedAcrossProcesses: true };
+  readonly #db: SqliteDatabase;
+  readonly #stmt: Statements;
+
+  constructor(options: SqliteKvOptions) {
+    const synchronous = options.synchronous ?? "full";
+    if (!(synchronous in SYNCHRONOUS)) {
+      throw new TypeError(`invalid synchronous mode "${synchronous}": use full, normal or off`);
+    }
+    const busy = options.busyTimeoutMs ?? 5000;
+    if (!Number.isInteger(busy) || busy < 0) throw new TypeError(`invalid busyTimeoutMs ${busy}`);
+
+    const db = options.openSqlite(options.path);
+    try {
+      // busy_timeout first: switching to WAL and creating the schema may already have to
+      // wait for another process that is opening the same file.
+      db.exec(`PRAGMA busy_timeout = ${busy}`);
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec(`PRAGMA synchronous = ${SYNCHRONOUS[synchronous]}`);
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        db.exec(
+          "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL, vs INTEGER NOT NULL) WITHOUT ROWID",
+        );
+        db.exec(
+          "CREATE TABLE IF NOT EXISTS kv_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+        );
+        db.exec("INSERT OR IGNORE INTO kv_meta (name, value) VALUES ('version', 0)");
+        db.exec(`INSERT OR IGNORE INTO kv_meta (name, value) VALUES ('schema', ${SCHEMA_VERSION})`);
+        db.exec("COMMIT");
+      } catch (err) {
+        db.exec("ROLLBACK");
+        throw err;
+      }
+      const schema = db.prepare("SELECT value FROM kv_meta WHERE name = 'schema'").get();
+      if (Number(schema?.value) !== SCHEMA_VERSION) {
+        throw new Error(
+          `${options.path}: KV schema version ${schema?.value} is not supported (expected ${SCHEMA_VERSION})`,
+        );
+      }
+      this.#stmt = {
+        get: db.prepare("SELECT k, v, vs FROM kv WHERE k = ?"),
+        upsert: db.prepare(
+          "INSERT INTO kv (k, v, vs) VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v, vs = excluded.vs",
+        ),
+        delete: db.prepare("DELETE FROM kv WHERE k = ?"),
+        scanAsc: db.prepare(
+          "SELECT k, v, vs FROM kv WHERE k >= ? AND k < ? ORDER BY k ASC LIMIT ?",
+        ),
+        scanDesc: db.prepare(
+          "SELECT k, v, vs FROM kv WHERE k >= ? AND k < ? ORDER BY k DESC LIMIT ?",
+        ),
+        nextVersion: db.prepare(
+          "UPDATE kv_meta SET value = value + 1 WHERE name = 'version' RETURNING value",
+        ),
+        begin: db.prepare("BEGIN"),
+        beginImmediate: db.prepare("BEGIN IMMEDIATE"),
+        commit: db.prepare("COMMIT"),
+        rollback: db.prepare("ROLLBACK"),
+        ping: db.prepare("SELECT 1 AS ok"),
+      };
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    this.#db = db;
+  }
+
+  get(key: Uint8Array): RawEntry | null {
+    const row = this.#stmt.get.get(key);
+    return row ? rowEntry(row) : null;
+  }
+
+  getMany(keys: readonly Uint8Array[]): (RawEntry | null)[] {
+    // One read transaction so all answers come from the same snapshot, even while another
+    // process commits in between.
+    const s = this.#stmt;
+    s.begin.run();
+    try {
+      return keys.map((k) => this.get(k));
+    } finally {
+      s.commit.run();
+    }
+  }
+
+  scan(start: Uint8Array, end: Uint8Array, limit: number, reverse: boolean): RawEntry[] {
+    const stmt = reverse ? this.#stmt.scanDesc : this.#stmt.scanAsc;
+    return stmt.all(start, end, limit).map(rowEntry);
+  }
+
+  commit(checks: readonly RawCheck[], mutations: readonly RawMutation[]): string | null {
+    const s = this.#stmt;
+    // IMMEDIATE takes the write lock up front: checks and writes see no other writer, and a
+    // concurrent process waits (busy_timeout) instead of failing halfway with SQLITE_BUSY.
+    s.beginImmediate.run();
+    let done = false;
+    try {
+      for (const check of checks) {
+        const row = s.get.get(check.key);
+        const current = row ? formatVersionstamp(Number(row.vs)) : null;
+        if (current !== check.versionstamp) return null;
+      }
+      const version = Number(s.nextVersion.get()?.value);
+      if (!Number.isSafeInteger(version) || version <= 0) {
+        throw new Error("corrupt SQLite KV: the commit counter is missing");
+      }
+      for (const m of mutations) {
+        if (m.type === "set") {
+          s.upsert.run(m.key, m.value, version);
+        } else if (m.type === "delete") {
+          s.delete.run(m.key);
+        } else {
+          // Reads inside the transaction, so it sees this commit's earlier mutations.
+          const row = s.get.get(m.key);
+          s.upsert.run(m.key, sumEncoded(row ? asBytes(row.v, "value") : null, m.n), version);
+        }
+      }
+      s.commit.run();
+      done = true;
+      return formatVersionstamp(version);
+    } finally {
+      if (!done) this.#rollback();
+    }
+  }
+
+  #rollback(): void {
+    try {
+      this.#stmt.rollback.run();
+    } catch {
+      // SQLite already rolled back (e.g. COMMIT itself failed); keep the original error.
+    }
+  }
+
+  ping(): void {
+    this.#stmt.ping.get();
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
+
+/** A store in the SQLite file at `options.path`. */
+export class SqliteKv extends EngineKv {
+  constructor(options: SqliteKvOptions) {
+    super(new SqliteEngine(options));
+  }
+}
