@@ -25,7 +25,16 @@ const runs = [
     runtime: "bun",
     report: join(tmp, "bun.xml"),
     cmd: bin("bun"),
-    argv: (report) => ["test", "--timeout", "60000", "--reporter=junit", `--reporter-outfile=${report}`, ...paths],
+    argv: (
+      report,
+    ) => [
+      "test",
+      "--timeout",
+      "60000",
+      "--reporter=junit",
+      `--reporter-outfile=${report}`,
+      ...paths,
+    ],
   },
   {
     runtime: "deno",
@@ -61,7 +70,11 @@ let passed = 0, failed = 0, skipped = 0, ok = true;
 for (const run of runs) {
   console.log(`\n=== ${run.runtime}: ${run.cmd} ${run.argv(run.report).join(" ")}\n`);
   const started = Date.now();
-  const res = spawnSync(run.cmd, run.argv(run.report), { cwd: root, stdio: "inherit", env: { ...process.env, NO_COLOR: "1" } });
+  const res = spawnSync(run.cmd, run.argv(run.report), {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   let c = { passed: 0, failed: 0, skipped: 0 };
   if (existsSync(run.report)) c = count(readFileSync(run.report, "utf8"));
@@ -74,7 +87,9 @@ for (const run of runs) {
     ok = false;
     console.log(`${run.runtime}: no test ran`);
   }
-  console.log(`\n${run.runtime}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped (exit ${exit}, ${secs}s)`);
+  console.log(
+    `\n${run.runtime}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped (exit ${exit}, ${secs}s)`,
+  );
   passed += c.passed;
   failed += c.failed;
   skipped += c.skipped;

@@ -11,7 +11,8 @@ export const openSqlite: OpenSqlite = (path: string): SqliteDatabase => {
       return {
         run: (...params: SqliteValue[]) => void stmt.run(...params),
         all: (...params: SqliteValue[]) => stmt.all(...params) as Record<string, unknown>[],
-        get: (...params: SqliteValue[]) => stmt.get(...params) as Record<string, unknown> | undefined,
+        get: (...params: SqliteValue[]) =>
+          stmt.get(...params) as Record<string, unknown> | undefined,
       };
     },
     close: () => db.close(),

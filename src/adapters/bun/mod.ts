@@ -1,0 +1,7 @@
+/** The Bun platform: entry points import this statically. */
+import type { Platform } from "../../platform.ts";
+import { serveHttp } from "./http.ts";
+import { net } from "./net.ts";
+import { openSqlite } from "./sqlite.ts";
+
+export const platform: Platform = { runtime: "bun", net, openSqlite, serveHttp };

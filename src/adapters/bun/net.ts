@@ -1,0 +1,380 @@
+/**
+ * `NetAdapter` on Bun's callback-based sockets (`Bun.listen` / `Bun.connect`).
+ *
+ * Facts about Bun 1.4.5 this file relies on (checked by test/adapters/net.test.ts):
+ * - `data` receives a fresh Uint8Array per event (its own ArrayBuffer, sized to
+ *   the chunk), so chunks are handed to the consumer without copying. One event
+ *   carries up to one socket read (up to ~512 KiB on loopback).
+ * - `pause()` stops reading from the kernel; `resume()` restarts it.
+ * - `write()` never buffers: it returns how many bytes the kernel took (possibly
+ *   0, or -1 once closed), and `drain` fires when the socket is writable again.
+ * - `end()` closes the socket (FIN, pending kernel data still goes out) and runs
+ *   the `close` handler synchronously; `terminate()` would send RST instead.
+ * - TLS: `tls: {}` silently means *plain TCP*, the `Bun.connect` promise resolves
+ *   before the handshake, and writes before the handshake return 0. So TLS
+ *   options always carry `rejectUnauthorized: true` and connections are only
+ *   handed out from the `handshake` handler.
+ */
+import type {
+  Connection,
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  NetAdapter,
+  NetAddr,
+} from "../../platform.ts";
+
+// Local declarations of just the Bun API used here: bun-types is not loaded
+// automatically (no @types/bun, no tsconfig) and Deno's checker never sees it.
+interface BunSocket {
+  data: BunConnection | undefined;
+  readonly authorized: boolean;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  write(data: Uint8Array): number;
+  end(): void;
+  pause(): void;
+  resume(): void;
+  setNoDelay(noDelay?: boolean): boolean;
+}
+
+interface BunSocketHandler {
+  binaryType: "uint8array";
+  open(socket: BunSocket): void;
+  handshake?(socket: BunSocket, success: boolean, authorizationError: Error | null): void;
+  data(socket: BunSocket, chunk: Uint8Array): void;
+  drain(socket: BunSocket): void;
+  close(socket: BunSocket, error?: Error): void;
+  error(socket: BunSocket, error: Error): void;
+}
+
+interface BunTlsOptions {
+  cert?: string;
+  key?: string;
+  ca?: string[];
+  serverName?: string;
+  rejectUnauthorized?: boolean;
+}
+
+interface BunSocketListener {
+  readonly hostname: string;
+  readonly port: number;
+  stop(closeActiveConnections?: boolean): void;
+}
+
+interface BunSocketOptions {
+  hostname: string;
+  port: number;
+  tls?: BunTlsOptions;
+  socket: BunSocketHandler;
+}
+
+declare const Bun: {
+  listen(options: BunSocketOptions): BunSocketListener;
+  connect(options: BunSocketOptions): Promise<BunSocket>;
+};
+
+/** Pause the socket once this much received data waits for the consumer. */
+const HIGH_WATER = 64 * 1024;
+/** A TLS peer that has not finished its handshake by then is dropped. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+class ConnectionClosedError extends Error {
+  override name = "ConnectionClosedError";
+  constructor() {
+    super("connection closed");
+  }
+}
+
+interface PendingWrite {
+  data: Uint8Array;
+  offset: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+type ReadResult = IteratorResult<Uint8Array, undefined>;
+
+class BunConnection implements Connection {
+  readonly remoteAddr: NetAddr;
+  readonly localAddr: NetAddr;
+  readonly closed: Promise<void>;
+  readonly #socket: BunSocket;
+  readonly #resolveClosed: () => void;
+  /** The socket is gone (Bun's `close` handler ran). */
+  #socketClosed = false;
+  /** No more chunks will be queued; queued ones may still be read. */
+  #ended = false;
+  readonly #chunks: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #paused = false;
+  readonly #readers: ((result: ReadResult) => void)[] = [];
+  readonly #writes: PendingWrite[] = [];
+
+  constructor(socket: BunSocket) {
+    this.#socket = socket;
+    socket.data = this;
+    socket.setNoDelay(true);
+    // Read the addresses now: Bun empties them once the socket is closed.
+    this.remoteAddr = { hostname: socket.remoteAddress, port: socket.remotePort };
+    this.localAddr = { hostname: socket.localAddress, port: socket.localPort };
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.closed = promise;
+    this.#resolveClosed = resolve;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array, undefined> {
+    return {
+      next: () => this.#next(),
+      // Leaving a for-await loop early does not close the connection, so a
+      // reader may stop after a greeting and continue with a second loop.
+      return: () => Promise.resolve(DONE),
+    };
+  }
+
+  send(data: Uint8Array): Promise<void> {
+    if (this.#ended || this.#socketClosed) return Promise.reject(new ConnectionClosedError());
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#writes.push({ data, offset: 0, resolve, reject });
+    // Only the head of the queue is ever being written; later sends wait.
+    if (this.#writes.length === 1) this.#flush();
+    return promise;
+  }
+
+  close(): void {
+    this.#endReading(true);
+    this.#failWrites();
+    if (!this.#socketClosed) this.#socket.end();
+  }
+
+  /** Bun `data` handler. */
+  onData(chunk: Uint8Array): void {
+    if (this.#ended) return;
+    const reader = this.#readers.shift();
+    if (reader) return reader({ done: false, value: chunk });
+    this.#chunks.push(chunk);
+    this.#queuedBytes += chunk.byteLength;
+    if (!this.#paused && this.#queuedBytes >= HIGH_WATER) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
+  }
+
+  /** Bun `drain` handler: the kernel takes data again. */
+  onDrain(): void {
+    this.#flush();
+  }
+
+  /** Bun `close` handler, whichever side closed. */
+  onClose(): void {
+    if (this.#socketClosed) return;
+    this.#socketClosed = true;
+    this.#endReading(false);
+    this.#failWrites();
+    this.#resolveClosed();
+  }
+
+  #next(): Promise<ReadResult> {
+    const chunk = this.#chunks.shift();
+    if (chunk !== undefined) {
+      this.#queuedBytes -= chunk.byteLength;
+      if (this.#paused && this.#queuedBytes < HIGH_WATER && !this.#socketClosed) {
+        this.#paused = false;
+        this.#socket.resume();
+      }
+      return Promise.resolve({ done: false, value: chunk });
+    }
+    if (this.#ended) return Promise.resolve(DONE);
+    return new Promise((resolve) => this.#readers.push(resolve));
+  }
+
+  /** Stop delivering data; on our own close, data not yet read is dropped. */
+  #endReading(dropQueued: boolean): void {
+    this.#ended = true;
+    if (dropQueued) {
+      this.#chunks.length = 0;
+      this.#queuedBytes = 0;
+    }
+    for (const reader of this.#readers.splice(0)) reader(DONE);
+  }
+
+  #flush(): void {
+    while (this.#writes.length > 0) {
+      const head = this.#writes[0];
+      const remaining = head.data.byteLength - head.offset;
+      if (remaining > 0) {
+        // A subarray rather than write()'s offset arguments, whose meaning for
+        // views with a byteOffset is not documented.
+        const written = this.#socket.write(
+          head.offset === 0 ? head.data : head.data.subarray(head.offset),
+        );
+        if (written < 0) return this.close();
+        head.offset += written;
+        if (written < remaining) return; // kernel buffer full: `drain` resumes
+      }
+      this.#writes.shift();
+      head.resolve();
+    }
+  }
+
+  #failWrites(): void {
+    for (const write of this.#writes.splice(0)) write.reject(new ConnectionClosedError());
+  }
+}
+
+/** Handlers shared by every socket of one listener or connect call. */
+function socketHandlers(
+  open: (socket: BunSocket) => void,
+  handshake?: (socket: BunSocket, ok: boolean, error: Error | null) => void,
+): BunSocketHandler {
+  return {
+    binaryType: "uint8array",
+    open,
+    ...(handshake ? { handshake } : {}),
+    data: (socket, chunk) => socket.data?.onData(chunk),
+    drain: (socket) => socket.data?.onDrain(),
+    close: (socket) => socket.data?.onClose(),
+    // Bun reports TLS failures here and then closes the socket; `close` does
+    // the cleanup, and the contract has no error channel.
+    error: () => {},
+  };
+}
+
+/** Hands out connections in accept order; ends when closed. */
+class BunListener implements Listener {
+  readonly addr: NetAddr;
+  #server: BunSocketListener | undefined;
+  #closed = false;
+  readonly #ready: BunConnection[] = [];
+  readonly #waiters: ((result: IteratorResult<Connection, undefined>) => void)[] = [];
+  /** Accepted TLS sockets whose handshake is still running, with their timeouts. */
+  readonly #handshaking = new Map<BunConnection, ReturnType<typeof setTimeout>>();
+
+  constructor(options: ListenOptions) {
+    const tls = options.tls;
+    this.#server = Bun.listen({
+      hostname: options.hostname,
+      port: options.port,
+      ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
+      socket: socketHandlers(
+        (socket) => {
+          const conn = new BunConnection(socket);
+          if (tls) this.#awaitHandshake(conn);
+          else this.#offer(conn);
+        },
+        tls ? (socket, ok) => this.#handshakeDone(socket.data, ok) : undefined,
+      ),
+    });
+    this.addr = { hostname: this.#server.hostname, port: this.#server.port };
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Connection, undefined> {
+    return {
+      next: () => {
+        const conn = this.#ready.shift();
+        if (conn !== undefined) return Promise.resolve({ done: false, value: conn });
+        if (this.#closed) return Promise.resolve(DONE);
+        return new Promise((resolve) => this.#waiters.push(resolve));
+      },
+      return: () => Promise.resolve(DONE),
+    };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    // false: established connections stay open, as the contract says.
+    this.#server?.stop(false);
+    this.#server = undefined;
+    // Nobody can receive connections not yet handed out; do not leak them.
+    for (const conn of [...this.#ready.splice(0), ...this.#handshaking.keys()]) conn.close();
+    for (const waiter of this.#waiters.splice(0)) waiter(DONE);
+  }
+
+  #offer(conn: BunConnection): void {
+    if (this.#closed) return conn.close();
+    const waiter = this.#waiters.shift();
+    if (waiter) waiter({ done: false, value: conn });
+    else this.#ready.push(conn);
+  }
+
+  #awaitHandshake(conn: BunConnection): void {
+    this.#handshaking.set(conn, setTimeout(() => conn.close(), HANDSHAKE_TIMEOUT_MS));
+    conn.closed.then(() => this.#stopHandshake(conn));
+  }
+
+  /** False when the handshake was already over (timed out or closed). */
+  #stopHandshake(conn: BunConnection): boolean {
+    const timer = this.#handshaking.get(conn);
+    if (timer === undefined) return false;
+    clearTimeout(timer);
+    this.#handshaking.delete(conn);
+    return true;
+  }
+
+  #handshakeDone(conn: BunConnection | undefined, ok: boolean): void {
+    if (!conn || !this.#stopHandshake(conn)) return;
+    if (ok) this.#offer(conn);
+    else conn.close();
+  }
+}
+
+function clientTls(options: ConnectOptions["tls"]): BunTlsOptions | undefined {
+  if (!options) return undefined;
+  return {
+    // Never omit: Bun's default accepts unverified peers, and an empty
+    // object would silently mean plain TCP.
+    rejectUnauthorized: true,
+    ...(options.caCerts ? { ca: [...options.caCerts] } : {}),
+    // Without serverName Bun verifies against the connect hostname (IP SANs too).
+    ...(options.serverName ? { serverName: options.serverName } : {}),
+  };
+}
+
+async function connect(options: ConnectOptions): Promise<Connection> {
+  const tls = clientTls(options.tls);
+  const ready = Promise.withResolvers<BunConnection>();
+  // Handled here so an early rejection (before Bun.connect settles) is not
+  // reported as unhandled; it is still awaited below.
+  ready.promise.catch(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  const open = (socket: BunSocket) => {
+    const conn = new BunConnection(socket);
+    if (!tls) return ready.resolve(conn);
+    timer = setTimeout(() => {
+      ready.reject(new Error("TLS handshake timed out"));
+      conn.close();
+    }, HANDSHAKE_TIMEOUT_MS);
+    conn.closed.then(() => ready.reject(new Error("connection closed during TLS handshake")));
+  };
+  const handshake = (socket: BunSocket, ok: boolean, error: Error | null) => {
+    const conn = socket.data;
+    if (!conn) return;
+    if (ok && !error && socket.authorized) return ready.resolve(conn);
+    ready.reject(error ?? new Error("TLS handshake failed"));
+    conn.close();
+  };
+
+  await Bun.connect({
+    hostname: options.hostname,
+    port: options.port,
+    ...(tls ? { tls } : {}),
+    socket: socketHandlers(open, tls ? handshake : undefined),
+  });
+  try {
+    return await ready.promise;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export const net: NetAdapter = {
+  // Inside an executor so a bind error (port in use) rejects instead of throwing.
+  listen: (options) => new Promise((resolve) => resolve(new BunListener(options))),
+  connect,
+};

@@ -1,0 +1,7 @@
+/** The Deno platform: entry points import this statically. */
+import type { Platform } from "../../platform.ts";
+import { serveHttp } from "./http.ts";
+import { net } from "./net.ts";
+import { openSqlite } from "./sqlite.ts";
+
+export const platform: Platform = { runtime: "deno", net, openSqlite, serveHttp };

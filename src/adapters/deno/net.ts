@@ -1,0 +1,263 @@
+/**
+ * `NetAdapter` on Deno's pull-based sockets (`Deno.listen[Tls]` / `Deno.connect[Tls]`).
+ *
+ * Reading happens only when the consumer pulls (one `conn.read()` per `next()`),
+ * so TCP back-pressure needs no extra machinery. Facts about Deno 2.9 relied on:
+ * - `read()` rejects (BadResource, Interrupted, ConnectionReset, InvalidData for a
+ *   TLS failure, ...) when the socket is closed under it or broken; all of these
+ *   end the iteration: the contract has no error channel for reads.
+ * - `write()` may write part of the buffer; `send()` loops until all is written.
+ * - TLS handshakes are lazy: `connectTls`, `startTls` and `accept` resolve before
+ *   them, so the adapter awaits `handshake()` before handing a connection out.
+ * - `Deno.connect` / `accept` already set TCP_NODELAY.
+ */
+import type {
+  Connection,
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  NetAdapter,
+  NetAddr,
+} from "../../platform.ts";
+
+/** Size of the reusable read buffer; each chunk is copied out at its exact size. */
+const READ_BUFFER_SIZE = 64 * 1024;
+/** A TLS peer that has not finished its handshake by then is dropped. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Longest pause between retries after an unexpected accept() error (e.g. EMFILE). */
+const MAX_ACCEPT_BACKOFF_MS = 1_000;
+
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+const noop = () => {};
+
+type ReadResult = IteratorResult<Uint8Array, undefined>;
+type DenoConn = Deno.TcpConn | Deno.TlsConn;
+
+class ConnectionClosedError extends Error {
+  override name = "ConnectionClosedError";
+  constructor() {
+    super("connection closed");
+  }
+}
+
+function netAddr(addr: Deno.NetAddr): NetAddr {
+  return { hostname: addr.hostname, port: addr.port };
+}
+
+class DenoConnection implements Connection {
+  readonly remoteAddr: NetAddr;
+  readonly localAddr: NetAddr;
+  readonly closed: Promise<void>;
+  readonly #conn: DenoConn;
+  readonly #resolveClosed: () => void;
+  #isClosed = false;
+  readonly #buffer = new Uint8Array(READ_BUFFER_SIZE);
+  /** Reads run one at a time (they share #buffer), even across iterators. */
+  #readTail: Promise<unknown> = Promise.resolve();
+  /** Sends run one at a time, in call order. */
+  #sendTail: Promise<unknown> = Promise.resolve();
+
+  constructor(conn: DenoConn) {
+    this.#conn = conn;
+    this.remoteAddr = netAddr(conn.remoteAddr);
+    this.localAddr = netAddr(conn.localAddr);
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.closed = promise;
+    this.#resolveClosed = resolve;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array, undefined> {
+    return {
+      next: () => {
+        const result = this.#readTail.then(() => this.#read());
+        this.#readTail = result;
+        return result;
+      },
+      // Leaving a for-await loop early does not close the connection, so a
+      // reader may stop after a greeting and continue with a second loop.
+      return: () => Promise.resolve(DONE),
+    };
+  }
+
+  send(data: Uint8Array): Promise<void> {
+    if (this.#isClosed) return Promise.reject(new ConnectionClosedError());
+    const result = this.#sendTail.then(() => this.#writeAll(data));
+    this.#sendTail = result.catch(noop);
+    return result;
+  }
+
+  close(): void {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    // Pending read()/write() ops reject, which ends them below.
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by Deno (e.g. after a failed TLS handshake).
+    }
+    this.#resolveClosed();
+  }
+
+  async #read(): Promise<ReadResult> {
+    while (!this.#isClosed) {
+      let n: number | null;
+      try {
+        n = await this.#conn.read(this.#buffer);
+      } catch {
+        n = null; // closed, reset or broken: all end the stream
+      }
+      if (this.#isClosed) break; // closed while the read was pending
+      // No half-open connections: the peer's EOF closes both directions.
+      if (n === null) {
+        this.close();
+        break;
+      }
+      // n === 0 is not EOF (Deno's docs): read again.
+      if (n > 0) return { done: false, value: this.#buffer.slice(0, n) };
+    }
+    return DONE;
+  }
+
+  async #writeAll(data: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < data.byteLength) {
+      if (this.#isClosed) throw new ConnectionClosedError();
+      try {
+        offset += await this.#conn.write(offset === 0 ? data : data.subarray(offset));
+      } catch {
+        this.close();
+        throw new ConnectionClosedError();
+      }
+    }
+  }
+}
+
+/** Closes `conn` unless its TLS handshake completes within the timeout. */
+async function handshake(conn: Deno.TlsConn): Promise<void> {
+  const timer = setTimeout(() => conn.close(), HANDSHAKE_TIMEOUT_MS);
+  try {
+    await conn.handshake();
+  } catch (error) {
+    try {
+      conn.close();
+    } catch {
+      // Closed by the timeout or by Deno.
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function isClosedError(error: unknown): boolean {
+  return error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted;
+}
+
+/**
+ * Accepts eagerly in the background (like Bun does), so that a slow TLS
+ * handshake never holds up the next accept; hands connections out in order.
+ */
+class DenoListener implements Listener {
+  readonly addr: NetAddr;
+  readonly #listener: Deno.Listener<DenoConn, Deno.NetAddr>;
+  readonly #tls: boolean;
+  #closed = false;
+  readonly #ready: DenoConnection[] = [];
+  readonly #waiters: ((result: IteratorResult<Connection, undefined>) => void)[] = [];
+  /** Accepted TLS connections whose handshake is still running. */
+  readonly #handshaking = new Set<Deno.TlsConn>();
+
+  constructor(options: ListenOptions) {
+    const { hostname, port, tls } = options;
+    this.#listener = tls
+      ? Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key })
+      : Deno.listen({ hostname, port, transport: "tcp" });
+    this.#tls = tls !== undefined;
+    this.addr = netAddr(this.#listener.addr);
+    this.#acceptLoop();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Connection, undefined> {
+    return {
+      next: () => {
+        const conn = this.#ready.shift();
+        if (conn !== undefined) return Promise.resolve({ done: false, value: conn });
+        if (this.#closed) return Promise.resolve(DONE);
+        return new Promise((resolve) => this.#waiters.push(resolve));
+      },
+      return: () => Promise.resolve(DONE),
+    };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listener.close();
+    // Nobody can receive connections not yet handed out; do not leak them.
+    for (const conn of this.#ready.splice(0)) conn.close();
+    for (const conn of this.#handshaking) conn.close();
+    for (const waiter of this.#waiters.splice(0)) waiter(DONE);
+  }
+
+  async #acceptLoop(): Promise<void> {
+    let backoff = 0;
+    while (!this.#closed) {
+      let conn: DenoConn;
+      try {
+        conn = await this.#listener.accept();
+        backoff = 0;
+      } catch (error) {
+        if (this.#closed || isClosedError(error)) break;
+        // Out of file descriptors and the like: retry later rather than end
+        // the server's accept loop (Go's net/http does the same).
+        backoff = Math.min(Math.max(2 * backoff, 5), MAX_ACCEPT_BACKOFF_MS);
+        await new Promise((resolve) => setTimeout(resolve, backoff));
+        continue;
+      }
+      if (this.#tls) this.#handshakeThenOffer(conn as Deno.TlsConn);
+      else this.#offer(new DenoConnection(conn));
+    }
+    this.close();
+  }
+
+  async #handshakeThenOffer(conn: Deno.TlsConn): Promise<void> {
+    this.#handshaking.add(conn);
+    try {
+      await handshake(conn);
+    } catch {
+      return; // handshake() closed it; the client never becomes a Connection
+    } finally {
+      this.#handshaking.delete(conn);
+    }
+    this.#offer(new DenoConnection(conn));
+  }
+
+  #offer(conn: DenoConnection): void {
+    if (this.#closed) return conn.close();
+    const waiter = this.#waiters.shift();
+    if (waiter) waiter({ done: false, value: conn });
+    else this.#ready.push(conn);
+  }
+}
+
+async function connect(options: ConnectOptions): Promise<Connection> {
+  const { hostname, port, tls } = options;
+  if (!tls) return new DenoConnection(await Deno.connect({ hostname, port, transport: "tcp" }));
+  const caCerts = tls.caCerts ? [...tls.caCerts] : undefined;
+  // connectTls verifies against `hostname`; a different server name needs
+  // startTls on a plain connection.
+  const conn = tls.serverName === undefined || tls.serverName === hostname
+    ? await Deno.connectTls({ hostname, port, caCerts })
+    : await Deno.startTls(await Deno.connect({ hostname, port, transport: "tcp" }), {
+      hostname: tls.serverName,
+      caCerts,
+    });
+  await handshake(conn);
+  return new DenoConnection(conn);
+}
+
+export const net: NetAdapter = {
+  // Inside an executor so a bind error (port in use) rejects instead of throwing.
+  listen: (options) => new Promise((resolve) => resolve(new DenoListener(options))),
+  connect,
+};

@@ -1,0 +1,16 @@
+import { ConfigError } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import { openKv } from "../kv/open.ts";
+import type { Kv } from "../kv/kv.ts";
+import type { Platform } from "../platform.ts";
+
+/** Opens the configured store; a bad store URL is a configuration error (exit 2). */
+export function openStore(config: Config, platform: Platform): Kv {
+  try {
+    return openKv(config.store, { openSqlite: platform.openSqlite });
+  } catch (e) {
+    throw new ConfigError([
+      { source: "SOLEC_STORE / --store", message: e instanceof Error ? e.message : String(e) },
+    ]);
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * One client connection (spec §6): greeting, handshake, UserAuth, then
+ * requests handled strictly in order with exactly one reply each.
+ *
+ * Any malformed frame, or a frame not allowed in the current state, is
+ * answered with Error 0x80 and the connection is closed; nothing else on the
+ * server is affected.
+ */
+import {
+  ConnType,
+  decodePayload,
+  encode,
+  ErrorCode,
+  FrameDecoder,
+  type Payload,
+  PayloadType,
+  ProtocolError,
+  VERSION_MAJOR,
+  VERSION_MINOR,
+} from "../protocol/mod.ts";
+import { parseUserName } from "../protocol/mod.ts";
+import type { Connection } from "../platform.ts";
+import { hashPassword, needsRehash, verifyAgainstDummy, verifyPassword } from "./password.ts";
+import { ConnWriter } from "./conn-writer.ts";
+import { OK } from "./router.ts";
+import type { ServerContext } from "./context.ts";
+
+const State = {
+  AwaitHandshake: 0,
+  AwaitAuth: 1,
+  Authenticating: 2,
+  Established: 3,
+  Closed: 4,
+} as const;
+type State = typeof State[keyof typeof State];
+
+const SUCCESS = encode({ type: PayloadType.Success });
+const ERROR_FRAMES = new Map<number, Uint8Array>();
+function errorFrame(code: number): Uint8Array {
+  let f = ERROR_FRAMES.get(code);
+  if (f === undefined) ERROR_FRAMES.set(code, f = encode({ type: PayloadType.Error, code }));
+  return f;
+}
+export const GREETING = encode({
+  type: PayloadType.Handshake,
+  major: VERSION_MAJOR,
+  minor: VERSION_MINOR,
+  connType: ConnType.Greeting,
+});
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class ClientSession {
+  #state: State = State.AwaitHandshake;
+  readonly writer: ConnWriter;
+  readonly #decoder: FrameDecoder;
+  #authTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Set after a successful login. */
+  address = "";
+  /** True between login Success and the end of the inbox sequence. */
+  loggingIn = false;
+
+  constructor(private readonly conn: Connection, private readonly ctx: ServerContext) {
+    this.#decoder = new FrameDecoder({ maxPayload: ctx.options.maxPayload });
+    this.writer = new ConnWriter(conn, ctx.options.maxOutputBytes, () => {
+      ctx.log.info("slow consumer disconnected", {
+        remote: conn.remoteAddr.hostname,
+        user: this.address || null,
+      });
+      this.close();
+    }, ctx.metrics);
+  }
+
+  #isClosed(): boolean {
+    return this.#state === State.Closed;
+  }
+
+  get remoteIp(): string {
+    return this.conn.remoteAddr.hostname;
+  }
+
+  push(frame: Uint8Array): void {
+    this.writer.push(frame);
+  }
+
+  write(frame: Uint8Array): void {
+    this.writer.write(frame);
+  }
+
+  /** Runs the session until the connection ends. Never throws. */
+  async run(): Promise<void> {
+    this.writer.write(GREETING);
+    this.#authTimer = setTimeout(() => {
+      if (this.#state < State.Established) {
+        this.ctx.log.info("handshake/auth time limit", { remote: this.remoteIp });
+        this.close();
+      }
+    }, this.ctx.options.authTimeoutMs);
+    try {
+      for await (const chunk of this.conn) {
+        if (this.#isClosed()) break;
+        this.ctx.metrics.bytesReceived += chunk.length;
+        this.#decoder.push(chunk);
+        for (;;) {
+          const type = this.#decoder.next();
+          if (type === -1) break;
+          this.ctx.metrics.countReceived(type);
+          const p = decodePayload(type, this.#decoder.payload);
+          const pending = this.#handle(p);
+          if (pending !== undefined) await pending;
+          if (this.#isClosed()) break;
+        }
+        if (this.#isClosed()) break;
+      }
+    } catch (e) {
+      if (e instanceof ProtocolError) {
+        await this.#fail(e.code, e.message);
+      } else {
+        this.ctx.log.error("session failed", { remote: this.remoteIp, error: String(e) });
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  close(): void {
+    if (this.#state === State.Closed) return;
+    const wasEstablished = this.#state === State.Established;
+    this.#state = State.Closed;
+    clearTimeout(this.#authTimer);
+    if (wasEstablished || this.loggingIn) this.ctx.registry.remove(this);
+    // Let what is already queued (e.g. a final Error) leave before closing.
+    void this.writer.flushed().then(() => {
+      this.writer.close();
+      this.conn.close();
+    });
+  }
+
+  /** Error{code}, then close (spec §4: 0x80, 0x81; §6: failed login). */
+  async #fail(code: number, reason: string): Promise<void> {
+    if (this.#isClosed()) return;
+    this.ctx.log.debug("closing session", { remote: this.remoteIp, code, reason });
+    this.writer.write(errorFrame(code));
+    this.close();
+    await this.writer.flushed();
+  }
+
+  #violation(reason: string): Promise<void> {
+    return this.#fail(ErrorCode.ProtocolViolation, reason);
+  }
+
+  #reply(code: number): void {
+    this.writer.write(code === OK ? SUCCESS : errorFrame(code));
+  }
+
+  /** Returns a promise only when the request needs to wait (store, auth). */
+  #handle(p: Payload): Promise<void> | undefined {
+    // Test is a liveness probe, echoed in any state [profile].
+    if (p.type === PayloadType.Test) {
+      this.writer.write(encode({ type: PayloadType.Test, data: p.data }));
+      return undefined;
+    }
+    switch (this.#state) {
+      case State.AwaitHandshake:
+        if (p.type !== PayloadType.Handshake) return this.#violation("expected Handshake");
+        if (p.major !== VERSION_MAJOR) {
+          return this.#fail(ErrorCode.UnsupportedVersion, `version ${p.major}.${p.minor}`);
+        }
+        if (p.connType !== ConnType.User) {
+          return this.#violation(`conn_type ${p.connType} not accepted here`);
+        }
+        this.#state = State.AwaitAuth;
+        return undefined;
+      case State.AwaitAuth:
+        if (p.type !== PayloadType.UserAuth) return this.#violation("expected UserAuth");
+        this.#state = State.Authenticating;
+        return this.#login(p.username, p.password);
+      case State.Established:
+        return this.#request(p);
+      default:
+        return this.#violation("frame in a state that takes none");
+    }
+  }
+
+  async #login(username: string, password: string): Promise<void> {
+    const { ctx } = this;
+    const ip = this.remoteIp;
+    const delay = ctx.throttle.delayMs(ip, username);
+    if (delay > 0) await sleep(delay);
+    if (this.#isClosed()) return;
+    const addr = parseUserName(username, ctx.options.domain);
+    let ok = false;
+    let phc: string | null = null;
+    try {
+      if (addr !== undefined && addr.domain === ctx.options.domain) {
+        phc = (await ctx.store.users.get(addr.full))?.phc ?? null;
+      }
+      ok = phc !== null ? await verifyPassword(password, phc) : await verifyAgainstDummy(password, {
+        cost: ctx.options.passwordCost,
+      });
+    } catch (e) {
+      ctx.log.error("login lookup failed", { error: String(e) });
+      this.#reply(ErrorCode.Unavailable);
+      this.close();
+      return;
+    }
+    if (!ok || addr === undefined) {
+      ctx.throttle.recordFailure(ip, username);
+      ctx.metrics.authFailures++;
+      ctx.log.info("login failed", { remote: ip, user: addr?.full ?? null });
+      return this.#fail(ErrorCode.AuthFailed, "authentication failed");
+    }
+    ctx.throttle.recordSuccess(ip, username);
+    if (this.#isClosed()) return;
+    clearTimeout(this.#authTimer);
+    this.address = addr.full;
+    this.#state = State.Established;
+    this.writer.write(SUCCESS);
+    // Pushes are held until the inbox has been sent (spec §6 step 5).
+    this.loggingIn = true;
+    this.writer.beginSequence();
+    ctx.registry.add(this);
+    ctx.log.debug("login", { remote: ip, user: addr.full });
+    try {
+      await ctx.router.drainInbox(addr.full);
+    } finally {
+      this.loggingIn = false;
+      this.writer.endSequence();
+    }
+    if (phc !== null && needsRehash(phc, ctx.options.passwordCost)) {
+      void hashPassword(password, { cost: ctx.options.passwordCost })
+        .then((fresh) => ctx.store.users.setPassword(addr.full, fresh))
+        .catch((e) => ctx.log.warn("password rehash failed", { error: String(e) }));
+    }
+  }
+
+  #request(p: Payload): Promise<void> | undefined {
+    switch (p.type) {
+      case PayloadType.Message:
+        return this.#run(() => this.ctx.router.message(this, p));
+      case PayloadType.Usermode:
+        return this.#run(() => this.ctx.router.usermode(this, p.user, p.channel, p.mode));
+      case PayloadType.History:
+        return this.#history(p);
+      case PayloadType.List:
+        return this.#list(p.count, p.offset);
+      case PayloadType.Success:
+        return undefined; // accepted and ignored (spec §6)
+      default:
+        return this.#violation(`payload type ${p.type} not allowed from a client`);
+    }
+  }
+
+  /** Runs a request whose result is a single reply; store failures answer 0x83. */
+  async #run(op: () => Promise<number>): Promise<void> {
+    let code: number;
+    try {
+      code = await op();
+    } catch (e) {
+      this.ctx.log.warn("request failed", { user: this.address, error: String(e) });
+      code = ErrorCode.Unavailable;
+    }
+    this.#reply(code);
+  }
+
+  async #history(h: Extract<Payload, { type: 0x08 }>): Promise<void> {
+    let result: Uint8Array[] | number;
+    try {
+      result = await this.ctx.router.history(this, h);
+    } catch (e) {
+      this.ctx.log.warn("history failed", { user: this.address, error: String(e) });
+      result = ErrorCode.Unavailable;
+    }
+    if (typeof result === "number") return this.#reply(result);
+    // Written in one synchronous run: nothing can interleave (spec §6).
+    this.writer.beginSequence();
+    for (const f of result) this.writer.write(f);
+    this.writer.write(SUCCESS);
+    this.writer.endSequence();
+  }
+
+  async #list(count: number, offset: number): Promise<void> {
+    let items: string[];
+    try {
+      items = await this.ctx.router.list(this.address, count, offset);
+    } catch (e) {
+      this.ctx.log.warn("list failed", { user: this.address, error: String(e) });
+      return this.#reply(ErrorCode.Unavailable);
+    }
+    this.writer.beginSequence();
+    for (const address of items) this.writer.write(encode({ type: PayloadType.ListItem, address }));
+    this.writer.write(SUCCESS);
+    this.writer.endSequence();
+  }
+}

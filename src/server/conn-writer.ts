@@ -1,0 +1,150 @@
+import type { Connection } from "../platform.ts";
+
+/** Where a writer counts what it sent (shared by all connections). */
+export interface WriterMetrics {
+  bytesSent: number;
+  readonly framesSent: Float64Array;
+}
+
+/**
+ * A connection's output: ordered, batched, bounded.
+ *
+ * - Frames written in one turn of the event loop leave in one socket write
+ *   (copied into one buffer), and at most one write is in flight.
+ * - `push()` is for frames the server sends on its own (deliveries). While a
+ *   sequence is open (a History or List reply, or the inbox at login) pushes
+ *   are held back and follow the sequence, which spec §6 requires never to be
+ *   interleaved. `write()` is for replies, which are never held.
+ * - Unsent bytes are bounded: past `maxBuffered` the reader is too slow, and
+ *   the connection is closed (what it missed is in history / inbox).
+ */
+export class ConnWriter {
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #held: Uint8Array[] = [];
+  #heldBytes = 0;
+  #sequence = 0;
+  #inFlight = 0;
+  #scheduled = false;
+  #closed = false;
+  #drainWaiters: (() => void)[] = [];
+  constructor(
+    private readonly conn: Connection,
+    private readonly maxBuffered: number,
+    private readonly onOverflow: () => void,
+    private readonly metrics: WriterMetrics | null = null,
+  ) {}
+
+  /** Bytes accepted but not yet handed to the socket. */
+  get buffered(): number {
+    return this.#queuedBytes + this.#heldBytes + this.#inFlight;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  write(frame: Uint8Array): void {
+    if (this.#closed) return;
+    this.#queue.push(frame);
+    this.#queuedBytes += frame.length;
+    this.#afterAdd();
+  }
+
+  push(frame: Uint8Array): void {
+    if (this.#closed) return;
+    if (this.#sequence > 0) {
+      this.#held.push(frame);
+      this.#heldBytes += frame.length;
+      this.#checkBound();
+      return;
+    }
+    this.write(frame);
+  }
+
+  beginSequence(): void {
+    this.#sequence++;
+  }
+
+  endSequence(): void {
+    if (--this.#sequence > 0 || this.#held.length === 0) return;
+    const held = this.#held;
+    this.#held = [];
+    this.#heldBytes = 0;
+    for (const f of held) this.write(f);
+  }
+
+  /** Resolves once everything written so far has been handed to the socket. */
+  flushed(): Promise<void> {
+    if (this.#closed || (this.#queue.length === 0 && this.#inFlight === 0)) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    this.#held = [];
+    this.#queuedBytes = this.#heldBytes = 0;
+    this.#wakeDrainWaiters();
+  }
+
+  #afterAdd(): void {
+    if (this.#checkBound()) return;
+    if (!this.#scheduled && this.#inFlight === 0) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  #checkBound(): boolean {
+    if (this.buffered <= this.maxBuffered) return false;
+    this.close();
+    this.onOverflow();
+    return true;
+  }
+
+  #flush = (): void => {
+    this.#scheduled = false;
+    if (this.#closed || this.#inFlight > 0 || this.#queue.length === 0) return;
+    const frames = this.#queue;
+    const size = this.#queuedBytes;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    let data: Uint8Array;
+    if (frames.length === 1) {
+      data = frames[0];
+    } else {
+      data = new Uint8Array(size);
+      let at = 0;
+      for (const f of frames) {
+        data.set(f, at);
+        at += f.length;
+      }
+    }
+    this.#inFlight = size;
+    const m = this.metrics;
+    if (m !== null) { for (const f of frames) m.framesSent[f[0]]++; }
+    this.conn.send(data).then(this.#written, this.#failed);
+  };
+
+  #written = (): void => {
+    if (this.metrics !== null) this.metrics.bytesSent += this.#inFlight;
+    this.#inFlight = 0;
+    if (this.#queue.length > 0) this.#flush();
+    else this.#wakeDrainWaiters();
+  };
+
+  #failed = (): void => {
+    this.#inFlight = 0;
+    this.close();
+  };
+
+  #wakeDrainWaiters(): void {
+    const w = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const f of w) f();
+  }
+}

@@ -1,0 +1,334 @@
+/**
+ * What the server does with each established-session request: routing of
+ * messages (local user, local channel, or a remote domain), joins/leaves and
+ * contacts, history and list queries, and inbox delivery.
+ *
+ * Results are SOLEC error codes (`OK` = Success) so that sessions of any kind
+ * (client now, server links later) turn them into replies the same way.
+ */
+import { ErrorCode, type History as HistoryReq, type Message } from "../protocol/mod.ts";
+import { type Address, encodeMessage, parseAddress } from "../protocol/mod.ts";
+import type { KvKey } from "../kv/kv.ts";
+import {
+  channelKey,
+  contactKey,
+  conversation,
+  del,
+  type Mutation,
+  type Store,
+  userKey,
+} from "../store/mod.ts";
+import type { SequenceAllocator } from "../store/sequence.ts";
+import type { CommitQueue } from "./commit-queue.ts";
+import type { Deliverable, Registry } from "./registry.ts";
+import type { Logger } from "../log.ts";
+
+export const OK = 0;
+
+export interface RouterOptions {
+  readonly domain: string;
+  readonly historyMaxCount: number;
+  readonly channelAutoCreate: boolean;
+}
+
+/**
+ * Hook for addresses on other servers; federation plugs in here. Without it,
+ * remote addresses are "not found".
+ */
+export interface RemoteRoute {
+  message(from: Address, to: Address, frame: Uint8Array, msg: Message): Promise<number>;
+  usermode(user: Address, channel: Address, mode: number): Promise<number>;
+  history(user: Address, channel: Address, req: HistoryReq): Promise<Uint8Array[] | number>;
+}
+
+export interface RouterCounters {
+  local: number;
+  channel: number;
+  remote: number;
+}
+
+interface MemberCache {
+  versionstamp: string;
+  members: Set<string>;
+}
+
+const INBOX_BATCH = 500;
+
+export class Router {
+  remote: RemoteRoute | null = null;
+  readonly counters: RouterCounters = { local: 0, channel: 0, remote: 0 };
+  readonly #members = new Map<string, MemberCache>();
+  readonly #inboxChains = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly options: RouterOptions,
+    private readonly store: Store,
+    private readonly commits: CommitQueue,
+    private readonly seq: SequenceAllocator,
+    private readonly registry: Registry,
+    private readonly log: Logger,
+  ) {}
+
+  #isLocal(a: Address): boolean {
+    return a.domain === this.options.domain;
+  }
+
+  // ------------------------------------------------------------ messages
+
+  /** A Message from a logged-in local user (`from`); OK once stored and routed. */
+  async message(from: Deliverable, m: Message): Promise<number> {
+    const source = parseAddress(m.source);
+    if (source === undefined || source.full !== from.address) return ErrorCode.NotFound;
+    const target = parseAddress(m.target);
+    if (target === undefined) return ErrorCode.NotFound;
+    const frame = encodeMessage(source.full, target.full, m.timestamp, m.content);
+    if (!this.#isLocal(target)) {
+      if (this.remote === null) return ErrorCode.NotFound;
+      const code = await this.remote.message(source, target, frame, m);
+      if (code === OK) {
+        this.counters.remote++;
+        if (target.kind === "user") this.#pushToOthers(from, source.full, frame);
+      }
+      return code;
+    }
+    return target.kind === "channel"
+      ? await this.#channelMessage(from, source.full, target.full, m.timestamp, frame)
+      : await this.#directMessage(from, source.full, target.full, m.timestamp, frame);
+  }
+
+  async #directMessage(
+    from: Deliverable | null,
+    source: string,
+    target: string,
+    ts: number,
+    frame: Uint8Array,
+  ): Promise<number> {
+    const [user, forward, back] = await this.store.kv.getMany([
+      userKey(target),
+      contactKey(source, target),
+      contactKey(target, source),
+    ]);
+    if (user.versionstamp === null || forward.versionstamp === null || back.versionstamp === null) {
+      return ErrorCode.NotFound;
+    }
+    await this.storeDirect(source, target, ts, frame);
+    this.counters.local++;
+    if (from !== null) this.#pushToOthers(from, source, frame);
+    return OK;
+  }
+
+  /**
+   * Stores a direct message in the conversation history and delivers it to
+   * the local `target`: pushed to every connection, or put in the inbox when
+   * there is none. Resolves once durable. Also used for inbound federation.
+   */
+  async storeDirect(source: string, target: string, ts: number, frame: Uint8Array): Promise<void> {
+    const seq = this.seq.next();
+    const mutations: Mutation[] = [
+      this.store.history.appendMutation(conversation(source, target), ts, seq, frame),
+    ];
+    const online = this.registry.isOnline(target);
+    const inbox = this.store.inbox.putMutation(target, seq, frame);
+    // Decided before the commit: a message either goes to the inbox (and is
+    // then delivered only by draining it) or is pushed live, never both, so
+    // a login racing with this commit cannot see it twice.
+    if (!online) mutations.push(inbox);
+    await this.commits.submit(mutations);
+    if (online) {
+      const sessions = this.registry.sessions(target);
+      if (sessions !== undefined) {
+        for (const s of sessions) s.push(frame);
+        return;
+      }
+      // Everyone left while we committed: keep it for the next login.
+      await this.commits.submit([inbox]);
+    }
+    if (this.registry.isOnline(target)) void this.drainInbox(target);
+  }
+
+  /** The sender's own other connections see what it sent (spec §6). */
+  #pushToOthers(from: Deliverable, source: string, frame: Uint8Array): void {
+    const mine = this.registry.sessions(source);
+    if (mine === undefined) return;
+    for (const s of mine) if (s !== from) s.push(frame);
+  }
+
+  async #channelMessage(
+    from: Deliverable,
+    source: string,
+    channel: string,
+    ts: number,
+    frame: Uint8Array,
+  ): Promise<number> {
+    const members = await this.members(channel);
+    if (members === null || !members.has(source)) return ErrorCode.NotFound;
+    await this.commits.submit([
+      this.store.history.appendMutation(conversation(channel), ts, this.seq.next(), frame),
+    ]);
+    this.counters.channel++;
+    this.fanOut(channel, frame, from);
+    return OK;
+  }
+
+  /** Pushes a channel message to every local member connection except `except`. */
+  fanOut(channel: string, frame: Uint8Array, except: Deliverable | null): void {
+    const members = this.#members.get(channel)?.members;
+    if (members === undefined) return;
+    for (const user of members) {
+      const sessions = this.registry.sessions(user);
+      if (sessions === undefined) continue;
+      for (const s of sessions) if (s !== except) s.push(frame);
+    }
+  }
+
+  /**
+   * The member set of a local channel, or null if it does not exist. Cached;
+   * the cache follows joins and leaves made here, and is reloaded when the
+   * channel record changed (the operator's CLI deleted or re-created it).
+   */
+  async members(channel: string): Promise<Set<string> | null> {
+    const record = await this.store.kv.get(channelKey(channel));
+    if (record.versionstamp === null) {
+      this.#members.delete(channel);
+      return null;
+    }
+    const cached = this.#members.get(channel);
+    if (cached !== undefined && cached.versionstamp === record.versionstamp) return cached.members;
+    const members = new Set(await this.store.channels.members(channel));
+    this.#members.set(channel, { versionstamp: record.versionstamp, members });
+    return members;
+  }
+
+  // ------------------------------------------------------------ usermode
+
+  /** Usermode from a local user: join/leave a channel, or add/remove a contact. */
+  async usermode(
+    from: Deliverable,
+    userText: string,
+    targetText: string,
+    mode: number,
+  ): Promise<number> {
+    const user = parseAddress(userText);
+    if (user === undefined || user.full !== from.address) return ErrorCode.NotFound;
+    const target = parseAddress(targetText);
+    if (target === undefined || (mode !== 0 && mode !== 1)) return ErrorCode.NotFound;
+    if (target.kind === "user") return await this.#contact(user.full, target, mode);
+    if (!this.#isLocal(target)) {
+      if (this.remote === null) return ErrorCode.NotFound;
+      return await this.remote.usermode(user, target, mode);
+    }
+    return mode === 1
+      ? await this.join(target.full, user.full)
+      : await this.leave(target.full, user.full);
+  }
+
+  async #contact(owner: string, other: Address, mode: number): Promise<number> {
+    if (mode === 1) {
+      if (this.#isLocal(other) && !(await this.store.users.exists(other.full))) {
+        return ErrorCode.NotFound;
+      }
+      await this.commits.submit([this.store.contacts.addMutation(owner, other.full)]);
+    } else {
+      await this.commits.submit([this.store.contacts.removeMutation(owner, other.full)]);
+    }
+    return OK;
+  }
+
+  /** Joins `user` (local or remote) to local `channel`; idempotent. */
+  async join(channel: string, user: string): Promise<number> {
+    let members = await this.members(channel);
+    const mutations: Mutation[] = [];
+    if (members === null) {
+      if (!this.options.channelAutoCreate || !user.endsWith(`@${this.options.domain}`)) {
+        return ErrorCode.NotFound;
+      }
+      mutations.push(this.store.channels.createMutation(channel, user));
+    } else if (members.has(user)) {
+      return OK;
+    }
+    mutations.push(...this.store.channels.joinMutations(channel, user));
+    await this.commits.submit(mutations);
+    if (members === null) {
+      members = await this.members(channel);
+      if (members === null) return ErrorCode.Unavailable;
+    }
+    members.add(user);
+    return OK;
+  }
+
+  /** Removes `user` from local `channel`; idempotent (leaving a channel one is not in is Success). */
+  async leave(channel: string, user: string): Promise<number> {
+    const members = await this.members(channel);
+    if (members === null || !members.has(user)) return OK;
+    await this.commits.submit(this.store.channels.leaveMutations(channel, user));
+    members.delete(user);
+    return OK;
+  }
+
+  // ------------------------------------------------------------ queries
+
+  /** History for a local user: stored frames oldest first, or an error code. */
+  async history(from: Deliverable, h: HistoryReq): Promise<Uint8Array[] | number> {
+    const target = parseAddress(h.target);
+    if (target === undefined) return ErrorCode.NotFound;
+    const count = Math.min(h.count, this.options.historyMaxCount);
+    let conv: KvKey;
+    if (target.kind === "user") {
+      conv = conversation(from.address, target.full);
+    } else if (this.#isLocal(target)) {
+      const members = await this.members(target.full);
+      if (members === null || !members.has(from.address)) return ErrorCode.NotFound;
+      conv = conversation(target.full);
+    } else {
+      if (this.remote === null) return ErrorCode.NotFound;
+      const user = parseAddress(from.address) as Address;
+      return await this.remote.history(user, target, { ...h, count });
+    }
+    return await this.store.history.select(conv, h.since, count, h.offset);
+  }
+
+  /** The user's contacts and joined channels, sorted, paged. */
+  async list(user: string, count: number, offset: number): Promise<string[]> {
+    const [contacts, channels] = await Promise.all([
+      this.store.contacts.list(user),
+      this.store.channels.joined(user),
+    ]);
+    const all = [...contacts, ...channels].sort();
+    return all.slice(offset, offset + Math.min(count, this.options.historyMaxCount));
+  }
+
+  // ------------------------------------------------------------ inbox
+
+  /**
+   * Sends the user's offline inbox, oldest first, to their connections and
+   * empties it. Runs one at a time per user so nothing is delivered twice.
+   */
+  drainInbox(user: string): Promise<void> {
+    const prev = this.#inboxChains.get(user) ?? Promise.resolve();
+    const next = prev.then(() => this.#drain(user)).catch((e) => {
+      this.log.warn("inbox delivery failed", { user, error: String(e) });
+    });
+    this.#inboxChains.set(user, next);
+    void next.then(() => {
+      if (this.#inboxChains.get(user) === next) this.#inboxChains.delete(user);
+    });
+    return next;
+  }
+
+  async #drain(user: string): Promise<void> {
+    for (;;) {
+      if (!this.registry.isOnline(user)) return;
+      const entries = await this.store.inbox.take(user, INBOX_BATCH);
+      if (entries.length === 0) return;
+      const sessions = this.registry.sessions(user);
+      if (sessions === undefined) return;
+      for (const e of entries) {
+        // The connection logging in gets them as part of its login sequence;
+        // others (already established) as ordinary pushes.
+        for (const s of sessions) s.loggingIn ? s.write(e.frame) : s.push(e.frame);
+      }
+      await this.commits.submit(entries.map((e) => del(e.key)));
+      if (entries.length < INBOX_BATCH) return;
+    }
+  }
+}

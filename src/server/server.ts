@@ -1,0 +1,142 @@
+/**
+ * The SOLEC server: accepts connections on a listener and runs a session for
+ * each, over a store. Runtime-portable: the listener comes from a
+ * `NetAdapter` and the store is any `Kv`.
+ */
+import type { Kv } from "../kv/kv.ts";
+import type { Listener, NetAdapter, TlsServerOptions } from "../platform.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import { Store } from "../store/mod.ts";
+import { SequenceAllocator } from "../store/sequence.ts";
+import { ClientSession } from "./client-session.ts";
+import { CommitQueue } from "./commit-queue.ts";
+import type { ServerContext, SessionOptions } from "./context.ts";
+import { LoginThrottle } from "./login-throttle.ts";
+import { ServerMetrics } from "./metrics.ts";
+import { DEFAULT_PASSWORD_COST } from "./password.ts";
+import { Registry } from "./registry.ts";
+import { Router } from "./router.ts";
+
+export interface ServerOptions {
+  readonly domain: string;
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: TlsServerOptions;
+  readonly maxPayload?: number;
+  readonly authTimeoutMs?: number;
+  readonly historyMaxCount?: number;
+  readonly channelAutoCreate?: boolean;
+  readonly passwordCost?: number;
+  readonly maxOutputBytes?: number;
+}
+
+export interface ServerDeps {
+  readonly net: NetAdapter;
+  readonly kv: Kv;
+  readonly log?: Logger;
+}
+
+export class SolecServer {
+  readonly store: Store;
+  readonly metrics = new ServerMetrics();
+  readonly registry = new Registry<ClientSession>();
+  readonly commits: CommitQueue;
+  readonly log: Logger;
+  #router: Router | null = null;
+  #listener: Listener | null = null;
+  readonly #sessions = new Set<ClientSession>();
+  #acceptLoop: Promise<void> | null = null;
+  readonly #options: SessionOptions & { historyMaxCount: number; channelAutoCreate: boolean };
+
+  constructor(private readonly opts: ServerOptions, private readonly deps: ServerDeps) {
+    this.store = new Store(deps.kv);
+    this.commits = new CommitQueue(deps.kv);
+    this.log = deps.log ?? silentLogger;
+    this.#options = {
+      domain: opts.domain.toLowerCase(),
+      maxPayload: opts.maxPayload ?? 8192,
+      authTimeoutMs: opts.authTimeoutMs ?? 10_000,
+      passwordCost: opts.passwordCost ?? DEFAULT_PASSWORD_COST,
+      maxOutputBytes: opts.maxOutputBytes ?? 1024 * 1024,
+      historyMaxCount: opts.historyMaxCount ?? 500,
+      channelAutoCreate: opts.channelAutoCreate ?? true,
+    };
+  }
+
+  get router(): Router {
+    if (this.#router === null) throw new Error("server not started");
+    return this.#router;
+  }
+
+  /** The address the SOLEC listener is bound to (after `start`). */
+  get addr(): { hostname: string; port: number } {
+    if (this.#listener === null) throw new Error("server not started");
+    return this.#listener.addr;
+  }
+
+  /** Open connections (logged in or not). */
+  get connections(): number {
+    return this.#sessions.size;
+  }
+
+  get listening(): boolean {
+    return this.#listener !== null;
+  }
+
+  async start(): Promise<void> {
+    const seq = await SequenceAllocator.open(this.deps.kv);
+    this.#router = new Router(
+      this.#options,
+      this.store,
+      this.commits,
+      seq,
+      this.registry,
+      this.log,
+    );
+    const ctx: ServerContext = {
+      options: this.#options,
+      store: this.store,
+      router: this.#router,
+      registry: this.registry,
+      throttle: new LoginThrottle(),
+      metrics: this.metrics,
+      log: this.log,
+    };
+    this.#listener = await this.deps.net.listen({
+      hostname: this.opts.host,
+      port: this.opts.port,
+      tls: this.opts.tls,
+    });
+    this.log.info("listening", {
+      host: this.#listener.addr.hostname,
+      port: this.#listener.addr.port,
+      domain: this.#options.domain,
+      tls: this.opts.tls !== undefined,
+    });
+    const listener = this.#listener;
+    this.#acceptLoop = (async () => {
+      for await (const conn of listener) {
+        this.metrics.connectionsAccepted++;
+        const session = new ClientSession(conn, ctx);
+        this.#sessions.add(session);
+        void session.run().finally(() => this.#sessions.delete(session));
+      }
+    })().catch((e) => this.log.error("accept loop failed", { error: String(e) }));
+  }
+
+  /**
+   * Stops accepting, lets queued writes commit, closes every session. The
+   * store is not closed (the caller owns it).
+   */
+  async stop(): Promise<void> {
+    this.#listener?.close();
+    this.#listener = null;
+    await this.#acceptLoop;
+    await this.commits.drained();
+    for (const s of this.#sessions) s.close();
+    const deadline = Date.now() + 2000;
+    while (this.#sessions.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}

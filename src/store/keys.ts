@@ -1,0 +1,57 @@
+/**
+ * The store's key layout: the only place that knows key shapes.
+ *
+ *   ["users", user]                          → UserRecord
+ *   ["contacts", owner, other]               → joined-at ms (owner has other in contacts)
+ *   ["channels", channel]                    → ChannelRecord
+ *   ["members", channel, user]               → joined-at ms (home server's member list)
+ *   ["joined", user, channel]                → joined-at ms (reverse index, for List)
+ *   ["history", "channel", channel, ts, seq] → encoded Message frame
+ *   ["history", "direct", a, b, ts, seq]     → encoded Message frame (a < b)
+ *   ["inbox", user, seq]                     → encoded Message frame
+ *   ["meta", "seq"]                          → bigint, high-water mark of reserved sequence numbers
+ *
+ * Addresses are canonical (`parseAddress(...).full`). History keys end in
+ * (timestamp, seq) so a reverse range scan gives "newest first, later arrival
+ * first on ties" (spec §6) without sorting. Messages are stored as their
+ * encoded frames: replaying history or an inbox sends stored bytes as they are.
+ */
+import type { KvKey } from "../kv/kv.ts";
+
+export const userKey = (user: string): KvKey => ["users", user];
+export const USERS: KvKey = ["users"];
+
+export const contactKey = (owner: string, other: string): KvKey => ["contacts", owner, other];
+export const contactsOf = (owner: string): KvKey => ["contacts", owner];
+
+export const channelKey = (channel: string): KvKey => ["channels", channel];
+export const CHANNELS: KvKey = ["channels"];
+
+export const memberKey = (channel: string, user: string): KvKey => ["members", channel, user];
+export const membersOf = (channel: string): KvKey => ["members", channel];
+export const joinedKey = (user: string, channel: string): KvKey => ["joined", user, channel];
+export const joinedBy = (user: string): KvKey => ["joined", user];
+
+/** The history prefix of a conversation: a channel, or the direct pair (order-free). */
+export function conversation(a: string, b?: string): KvKey {
+  if (b === undefined) return ["history", "channel", a];
+  return a < b ? ["history", "direct", a, b] : ["history", "direct", b, a];
+}
+export const historyKey = (conv: KvKey, ts: number, seq: number): KvKey => [...conv, ts, seq];
+
+export const inboxKey = (user: string, seq: number): KvKey => ["inbox", user, seq];
+export const inboxOf = (user: string): KvKey => ["inbox", user];
+
+export const SEQ_KEY: KvKey = ["meta", "seq"];
+
+export interface UserRecord {
+  /** scrypt PHC string (src/server/password.ts). */
+  phc: string;
+  created: number;
+}
+
+export interface ChannelRecord {
+  created: number;
+  /** The user whose join created it, or null when the operator did. */
+  creator: string | null;
+}

@@ -1,0 +1,70 @@
+import type { Kv } from "../kv/kv.ts";
+import {
+  channelKey,
+  contactKey,
+  contactsOf,
+  inboxOf,
+  joinedBy,
+  joinedKey,
+  memberKey,
+  userKey,
+  type UserRecord,
+  USERS,
+} from "./keys.ts";
+
+/** Local user accounts. */
+export class Users {
+  constructor(private readonly kv: Kv) {}
+
+  async get(user: string): Promise<UserRecord | null> {
+    return (await this.kv.get<UserRecord>(userKey(user))).value;
+  }
+
+  async exists(user: string): Promise<boolean> {
+    return (await this.kv.get(userKey(user))).versionstamp !== null;
+  }
+
+  /** Creates the account; false if it already exists. */
+  async add(user: string, phc: string, now = Date.now()): Promise<boolean> {
+    const record: UserRecord = { phc, created: now };
+    const res = await this.kv.atomic().check({ key: userKey(user), versionstamp: null })
+      .set(userKey(user), { ...record }).commit();
+    return res.ok;
+  }
+
+  /** Replaces the password hash; false if there is no such user. */
+  async setPassword(user: string, phc: string): Promise<boolean> {
+    const cur = await this.kv.get<UserRecord>(userKey(user));
+    if (cur.value === null) return false;
+    const res = await this.kv.atomic().check({ key: userKey(user), versionstamp: cur.versionstamp })
+      .set(userKey(user), { ...cur.value, phc }).commit();
+    return res.ok;
+  }
+
+  /**
+   * Deletes the account with its contacts, channel memberships and inbox.
+   * Conversation history stays: it is also the other participants' history.
+   * Contacts other users have of this one stay too (they point at an address
+   * that may come back). False if there was no such user.
+   */
+  async delete(user: string): Promise<boolean> {
+    if (!(await this.exists(user))) return false;
+    const atomic = this.kv.atomic().delete(userKey(user));
+    for await (const e of this.kv.list({ prefix: contactsOf(user) })) atomic.delete(e.key);
+    for await (const e of this.kv.list({ prefix: inboxOf(user) })) atomic.delete(e.key);
+    for await (const e of this.kv.list({ prefix: joinedBy(user) })) {
+      const channel = e.key[2] as string;
+      atomic.delete(e.key).delete(memberKey(channel, user));
+    }
+    return (await atomic.commit()).ok;
+  }
+
+  async list(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const e of this.kv.list({ prefix: USERS })) out.push(e.key[1] as string);
+    return out;
+  }
+}
+
+// Re-exported for the CLI's channel commands, which clean memberships the same way.
+export { channelKey, contactKey, joinedKey };

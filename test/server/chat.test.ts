@@ -1,0 +1,328 @@
+/**
+ * Chat flows over real sockets and a real SQLite file: direct messages and
+ * contacts, delivery to every connection, the offline inbox, channels,
+ * history selection, list, and durability across a restart.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { Message } from "../../src/protocol/mod.ts";
+import { type SolecClient, SolecError } from "../../src/client/client.ts";
+import { startServer, type TestServer } from "../support/server.ts";
+
+/** Next pushed message, or throws after `ms`. */
+async function next(c: SolecClient, ms = 3000): Promise<Message> {
+  const it = c.messages();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const r = await Promise.race([
+      it.next(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("no message in time")), ms);
+      }),
+    ]);
+    if (r.done) throw new Error("session ended");
+    return r.value;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Asserts nothing is pushed within `ms` (a ping round trip proves the server is idle). */
+async function nothingPushed(c: SolecClient): Promise<void> {
+  await c.ping();
+  assert.equal(c.pendingMessages, 0);
+}
+
+async function rejectsWith(p: Promise<unknown>, code: number): Promise<void> {
+  await assert.rejects(p, (e: unknown) => e instanceof SolecError && e.code === code);
+}
+
+describe("direct messages", () => {
+  let t: TestServer;
+  let alice: string, bob: string, carol: string;
+  before(async () => {
+    t = await startServer();
+    alice = await t.addUser("alice");
+    bob = await t.addUser("bob");
+    carol = await t.addUser("carol");
+    await t.contacts(alice, bob);
+    await t.server.store.kv.set(["contacts", alice, carol], 1); // one-way only
+  });
+  after(() => t.cleanup());
+
+  it("delivers to every connection of the recipient and the sender's other connections", async () => {
+    const a1 = await t.login(alice);
+    const a2 = await t.login(alice);
+    const b1 = await t.login(bob);
+    const b2 = await t.login(bob);
+    await a1.send(bob, "hi bob", 1767225600000);
+    const expected = {
+      type: 0x05,
+      source: alice,
+      target: bob,
+      timestamp: 1767225600000,
+      content: "hi bob",
+    };
+    assert.deepEqual(await next(b1), expected);
+    assert.deepEqual(await next(b2), expected);
+    assert.deepEqual(await next(a2), expected);
+    await nothingPushed(a1);
+    for (const c of [a1, a2, b1, b2]) c.close();
+  });
+
+  it("needs mutual contacts: one-way or none answers 0x02 and delivers nothing", async () => {
+    const a = await t.login(alice);
+    const c = await t.login(carol);
+    await rejectsWith(a.send(carol, "one-way"), 0x02);
+    await rejectsWith(c.send(alice, "one-way back"), 0x02);
+    await rejectsWith(c.send(bob, "none"), 0x02);
+    await nothingPushed(c);
+    await nothingPushed(a);
+    a.close();
+    c.close();
+  });
+
+  it("refuses unknown and invalid targets with 0x02, and a spoofed source", async () => {
+    const a = await t.login(alice);
+    await rejectsWith(a.send("nobody@a.test", "x"), 0x02);
+    await rejectsWith(a.send("not an address", "x"), 0x02);
+    await rejectsWith(a.send("bob@elsewhere.test", "x"), 0x02); // no federation route
+    // The client library always sends its own address; forge one with a raw frame.
+    const { RawClient } = await import("../support/raw-client.ts");
+    const raw = await RawClient.connect(t.port);
+    await raw.send({ type: 0x03, major: 0, minor: 2, connType: 1 });
+    await raw.send({ type: 0x04, username: "carol", password: "pw-carol" });
+    await raw.send({ type: 0x05, source: bob, target: alice, timestamp: 1, content: "spoof" });
+    const frames = await raw.waitFrames(3);
+    assert.deepEqual(frames[2], { type: 0x02, code: 0x02 });
+    raw.close();
+    await nothingPushed(a);
+    a.close();
+  });
+
+  it("answers requests strictly in order, pipelined", async () => {
+    const a = await t.login(alice);
+    const b = await t.login(bob);
+    const sends = [];
+    for (let i = 0; i < 200; i++) sends.push(a.send(bob, `n${i}`, 1767225600000 + i));
+    await Promise.all(sends);
+    for (let i = 0; i < 200; i++) assert.equal((await next(b)).content, `n${i}`);
+    a.close();
+    b.close();
+  });
+
+  it("keeps a message for an offline user in the inbox and pushes it, oldest first, at login", async () => {
+    const a = await t.login(alice);
+    await a.send(bob, "while you were away 1", 1767225601000);
+    await a.send(bob, "while you were away 2", 1767225602000);
+    const b = await t.login(bob);
+    assert.equal((await next(b)).content, "while you were away 1");
+    assert.equal((await next(b)).content, "while you were away 2");
+    b.close();
+    await b.closed;
+    // Emptied: the next login gets nothing.
+    const b2 = await t.login(bob);
+    await nothingPushed(b2);
+    b2.close();
+    a.close();
+  });
+
+  it("records the conversation in history for both sides", async () => {
+    const a = await t.login(alice);
+    const b = await t.login(bob);
+    await a.send(bob, "history one", 1800000000000);
+    assert.equal((await next(b)).content, "history one");
+    await b.send(alice, "history two", 1800000001000);
+    // Take the pushes first: a push of the same conversation arriving just
+    // before a History reply cannot be told apart from it (no reply ids).
+    assert.equal((await next(a)).content, "history two");
+    const ha = await a.history(bob, { since: 1799999999999 });
+    const hb = await b.history(alice, { since: 1799999999999 });
+    assert.deepEqual(ha.map((m) => m.content), ["history one", "history two"]);
+    assert.deepEqual(hb, ha);
+    a.close();
+    b.close();
+  });
+});
+
+describe("channels", () => {
+  let t: TestServer;
+  let alice: string, bob: string, carol: string;
+  before(async () => {
+    t = await startServer();
+    alice = await t.addUser("alice");
+    bob = await t.addUser("bob");
+    carol = await t.addUser("carol");
+  });
+  after(() => t.cleanup());
+
+  it("creates a channel on first join and fans out to every member connection but the sender's", async () => {
+    const a1 = await t.login(alice);
+    const a2 = await t.login(alice);
+    const b = await t.login(bob);
+    const c = await t.login(carol);
+    await a1.join("#dev@a.test");
+    await b.join("#dev@a.test");
+    await a1.join("#dev@a.test"); // idempotent
+    await a1.send("#dev@a.test", "hello dev", 1767225600000);
+    const expected = {
+      type: 0x05,
+      source: alice,
+      target: "#dev@a.test",
+      timestamp: 1767225600000,
+      content: "hello dev",
+    };
+    assert.deepEqual(await next(b), expected);
+    assert.deepEqual(await next(a2), expected);
+    await nothingPushed(a1);
+    await nothingPushed(c);
+    // Non-members can neither post nor read.
+    await rejectsWith(c.send("#dev@a.test", "let me in"), 0x02);
+    await rejectsWith(c.history("#dev@a.test"), 0x02);
+    // Leave: no more deliveries; leaving again is still Success.
+    await b.leave("#dev@a.test");
+    await b.leave("#dev@a.test");
+    await a1.send("#dev@a.test", "after bob left");
+    assert.equal((await next(a2)).content, "after bob left");
+    await nothingPushed(b);
+    for (const x of [a1, a2, b, c]) x.close();
+  });
+
+  it("refuses a join of a channel that does not exist when auto-creation is off", async () => {
+    const t2 = await startServer({ channelAutoCreate: false });
+    try {
+      await t2.addUser("alice");
+      await t2.server.store.channels.create("#ops@a.test", null);
+      const a = await t2.login("alice@a.test");
+      await rejectsWith(a.join("#new@a.test"), 0x02);
+      await a.join("#ops@a.test");
+      assert.deepEqual(await a.list(), ["#ops@a.test"]);
+      a.close();
+    } finally {
+      await t2.cleanup();
+    }
+  });
+
+  it("refuses invalid channel names and usermode for someone else", async () => {
+    const a = await t.login(alice);
+    await rejectsWith(a.join("#Bad Name@a.test"), 0x02);
+    await rejectsWith(a.join("#x@remote.test"), 0x02); // no federation route
+    a.close();
+  });
+
+  it("selects history as spec §6 says: after since, newest first, offset, count, sent oldest first", async () => {
+    const a = await t.login(alice);
+    await a.join("#hist@a.test");
+    const base = 1900000000000;
+    // Two messages share a timestamp: the later arrival counts as newer.
+    const stamps = [base + 1, base + 2, base + 3, base + 3, base + 5];
+    for (const [i, ts] of stamps.entries()) await a.send("#hist@a.test", `m${i}`, ts);
+    const all = await a.history("#hist@a.test");
+    assert.deepEqual(all.map((m) => m.content), ["m0", "m1", "m2", "m3", "m4"]);
+    const latest2 = await a.history("#hist@a.test", { count: 2 });
+    assert.deepEqual(latest2.map((m) => m.content), ["m3", "m4"]);
+    const before2 = await a.history("#hist@a.test", { count: 2, offset: 2 });
+    assert.deepEqual(before2.map((m) => m.content), ["m1", "m2"]);
+    const since = await a.history("#hist@a.test", { since: base + 2 });
+    assert.deepEqual(since.map((m) => m.content), ["m2", "m3", "m4"]);
+    // `since` in seconds is normalised like any timestamp.
+    const sinceSeconds = await a.history("#hist@a.test", { since: Math.floor((base + 2) / 1000) });
+    assert.equal(sinceSeconds.length, 5);
+    assert.deepEqual(await a.history("#hist@a.test", { count: 0 }), []);
+    assert.deepEqual(await a.history("#hist@a.test", { offset: 10 }), []);
+    a.close();
+  });
+
+  it("caps History count at historyMaxCount", async () => {
+    const t2 = await startServer({ historyMaxCount: 3 });
+    try {
+      await t2.addUser("alice");
+      const a = await t2.login("alice@a.test");
+      await a.join("#cap@a.test");
+      for (let i = 0; i < 5; i++) await a.send("#cap@a.test", `c${i}`, 2000000000000 + i);
+      assert.deepEqual((await a.history("#cap@a.test", { count: 100 })).map((m) => m.content), [
+        "c2",
+        "c3",
+        "c4",
+      ]);
+      a.close();
+    } finally {
+      await t2.cleanup();
+    }
+  });
+});
+
+describe("contacts and list", () => {
+  let t: TestServer;
+  let alice: string, bob: string;
+  before(async () => {
+    t = await startServer();
+    alice = await t.addUser("alice");
+    bob = await t.addUser("bob");
+  });
+  after(() => t.cleanup());
+
+  it("adds and removes contacts with Usermode, which enables direct messages", async () => {
+    const a = await t.login(alice);
+    const b = await t.login(bob);
+    await rejectsWith(a.send(bob, "x"), 0x02);
+    await a.addContact(bob);
+    await rejectsWith(a.send(bob, "x"), 0x02); // not mutual yet
+    await b.addContact(alice);
+    await a.send(bob, "now we talk");
+    assert.equal((await next(b)).content, "now we talk");
+    await b.removeContact(alice);
+    await rejectsWith(a.send(bob, "x"), 0x02);
+    await b.removeContact(alice); // idempotent
+    await rejectsWith(a.addContact("ghost@a.test"), 0x02); // no such local user
+    await a.addContact("friend@b.test"); // remote contacts are allowed
+    a.close();
+    b.close();
+  });
+
+  it("lists contacts and joined channels sorted, with count and offset", async () => {
+    const a = await t.login(alice);
+    await a.join("#zeta@a.test");
+    await a.join("#alpha@a.test");
+    const all = await a.list();
+    assert.deepEqual(all, ["#alpha@a.test", "#zeta@a.test", "bob@a.test", "friend@b.test"]);
+    assert.deepEqual(await a.list({ count: 2, offset: 1 }), ["#zeta@a.test", "bob@a.test"]);
+    assert.deepEqual(await a.list({ count: 0 }), []);
+    a.close();
+  });
+});
+
+describe("durability", () => {
+  it("keeps users, contacts, channels, history and inbox across a restart on the same file", async () => {
+    const t1 = await startServer();
+    const alice = await t1.addUser("alice");
+    const bob = await t1.addUser("bob");
+    await t1.contacts(alice, bob);
+    const a = await t1.login(alice);
+    await a.join("#keep@a.test");
+    await a.send("#keep@a.test", "persisted", 2100000000000);
+    await a.send(bob, "in the inbox", 2100000000001);
+    await t1.stop();
+    await t1.kv.close();
+
+    const t2 = await startServer({ dir: t1.dir });
+    try {
+      const b = await t2.login(bob);
+      assert.equal((await next(b)).content, "in the inbox");
+      const a2 = await t2.login(alice);
+      assert.deepEqual((await a2.history("#keep@a.test")).map((m) => m.content), ["persisted"]);
+      assert.deepEqual((await a2.history(bob)).map((m) => m.content), ["in the inbox"]);
+      await a2.send("#keep@a.test", "after restart", 2100000000002);
+      assert.deepEqual((await a2.history("#keep@a.test")).map((m) => m.content), [
+        "persisted",
+        "after restart",
+      ]);
+      a2.close();
+      b.close();
+    } finally {
+      await t2.cleanup();
+      const { rmSync } = await import("node:fs");
+      rmSync(t1.dir, { recursive: true, force: true });
+    }
+  });
+});

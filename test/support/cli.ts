@@ -1,0 +1,123 @@
+/**
+ * Runs the solec CLI as a child process on the runtime running the tests.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { detectRuntime } from "../../src/adapters/runtime.ts";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const runtime = detectRuntime();
+
+/** argv (after the executable) that runs `solec ARGS` on this runtime. */
+export function solecArgv(args: string[]): string[] {
+  return runtime === "bun"
+    ? ["src/main/bun.ts", ...args]
+    : ["run", "-A", "--quiet", "src/main/deno.ts", ...args];
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs to completion (bounded by `timeoutMs`), feeding `stdin`. */
+export function runSolec(
+  args: string[],
+  options: { stdin?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, solecArgv(args), {
+      cwd: ROOT,
+      env: { ...cleanEnv(), ...options.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (d) => (stdout += d));
+    child.stderr?.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`solec ${args.join(" ")} timed out\n${stderr}`));
+    }, options.timeoutMs ?? 30_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin?.end(options.stdin ?? "");
+  });
+}
+
+/** The environment without SOLEC_* settings of the developer's shell. */
+export function cleanEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith("SOLEC_")) env[k] = v;
+  }
+  return env;
+}
+
+export interface RunningServer {
+  readonly child: ChildProcess;
+  readonly port: number;
+  stderr(): string;
+  /** Sends a signal and waits for the exit code. */
+  stop(signal?: "SIGTERM" | "SIGINT" | "SIGKILL"): Promise<number | null>;
+}
+
+/** Starts `solec serve` and waits for its "listening" log line. */
+export function startSolecServe(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<RunningServer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      solecArgv(["serve", "--port", "0", "--host", "127.0.0.1", ...args]),
+      {
+        cwd: ROOT,
+        env: { ...cleanEnv(), ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let err = "";
+    let resolved = false;
+    const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`serve did not start:\n${err}`));
+    }, 30_000);
+    child.stderr?.on("data", (d) => {
+      err += d;
+      if (resolved) return;
+      for (const line of err.split("\n")) {
+        if (!line.startsWith("{")) continue;
+        const rec = JSON.parse(line) as { msg?: string; port?: number };
+        if (rec.msg === "listening" && typeof rec.port === "number") {
+          resolved = true;
+          clearTimeout(timer);
+          resolve({
+            child,
+            port: rec.port,
+            stderr: () => err,
+            async stop(signal = "SIGTERM") {
+              // process.kill, not child.kill: Deno's child_process reports a
+              // child it signalled via child.kill() as killed (code null) even
+              // when it exited normally with code 0.
+              if (child.pid !== undefined) process.kill(child.pid, signal);
+              return await exited;
+            },
+          });
+        }
+      }
+    });
+    child.on("close", (code) => {
+      if (!resolved) {
+        clearTimeout(timer);
+        reject(new Error(`serve exited with ${code}:\n${err}`));
+      }
+    });
+  });
+}
