@@ -30,16 +30,21 @@ export interface TlsClientOptions {
 /**
  * One byte-stream connection (TCP, optionally TLS).
  *
- * - Reading: iterate it. Each chunk is owned by the consumer (the adapter
- *   never reuses a chunk's memory after yielding it). Iteration ends when the
- *   peer closes or `close()` is called. While the consumer does not pull, the
- *   adapter stops reading from the socket (TCP back-pressure), buffering at
- *   most what one socket read delivered.
+ * - Reading: iterate it (one reader at a time). Each chunk is owned by the
+ *   consumer (the adapter never reuses a chunk's memory after yielding it).
+ *   Iteration ends when the peer closes, the connection fails, or `close()` is
+ *   called; leaving a `for await` loop early does not close the connection.
+ *   While the consumer does not pull, the adapter stops reading from the
+ *   socket (TCP back-pressure), buffering a bounded amount (Bun: up to 64 KiB
+ *   plus one socket read).
  * - Writing: `send()` writes in order. At most one write is in flight: the
  *   returned promise settles when the bytes were handed to the OS (or rejects
  *   when the connection is gone). Callers that need to bound memory await it.
- * - `closed` resolves once the socket is fully closed, whichever side closed it;
- *   it never rejects.
+ *   The data is not copied: do not modify it until the promise settles.
+ * - The peer's end of stream closes both directions (no half-open sessions).
+ * - `closed` resolves once the socket is fully closed, whichever side closed
+ *   it; it never rejects. A peer's close is noticed while someone reads or a
+ *   send fails.
  */
 export interface Connection extends AsyncIterable<Uint8Array> {
   readonly remoteAddr: NetAddr;

@@ -98,13 +98,10 @@ export function writeUtf8(out: Uint8Array, at: number, s: string, byteLength: nu
 export function readUtf8(bytes: Uint8Array, start: number, end: number): string {
   const n = end - start;
   if (n <= SHORT) {
-    let s = "";
     for (let i = start; i < end; i++) {
-      const b = bytes[i];
-      if (b >= 0x80) return decoder.decode(bytes.subarray(start, end));
-      s += String.fromCharCode(b);
+      if (bytes[i] >= 0x80) return decoder.decode(bytes.subarray(start, end));
     }
-    return s;
+    return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
   }
   return decoder.decode(bytes.subarray(start, end));
 }
