@@ -95,22 +95,26 @@ async function benchCodec(): Promise<void> {
   console.log(`${"".padEnd(22)}${results.map(fmt).join("")}`);
 }
 
-const openSqlite = await openSqliteForRuntime();
-const file = tempSqliteFile("solec-bench");
-console.log(`runtime: ${detectRuntime()}   (${BUDGET_MS} ms per figure)`);
-console.log(
-  `${"store".padEnd(22)}      set/s      get/s   listed/s   atomic/s`,
-);
-try {
-  const memory = new MemoryKv();
-  await benchStore("memory", memory);
-  await memory.close();
-  for (const synchronous of ["full", "normal"] as const) {
-    const kv = new SqliteKv({ openSqlite, path: `${file.path}-${synchronous}`, synchronous });
-    await benchStore(`sqlite (sync=${synchronous})`, kv);
-    await kv.close();
+export async function run(): Promise<void> {
+  const openSqlite = await openSqliteForRuntime();
+  const file = tempSqliteFile("solec-bench");
+  console.log(`runtime: ${detectRuntime()}   (${BUDGET_MS} ms per figure)`);
+  console.log(
+    `${"store".padEnd(22)}      set/s      get/s   listed/s   atomic/s`,
+  );
+  try {
+    const memory = new MemoryKv();
+    await benchStore("memory", memory);
+    await memory.close();
+    for (const synchronous of ["full", "normal"] as const) {
+      const kv = new SqliteKv({ openSqlite, path: `${file.path}-${synchronous}`, synchronous });
+      await benchStore(`sqlite (sync=${synchronous})`, kv);
+      await kv.close();
+    }
+    await benchCodec();
+  } finally {
+    file.remove();
   }
-  await benchCodec();
-} finally {
-  file.remove();
 }
+
+if (import.meta.main) await run();

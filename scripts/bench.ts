@@ -6,6 +6,8 @@ import process from "node:process";
 
 const benches: Record<string, { file: string; about: string }> = {
   codec: { file: "./bench-codec.ts", about: "frame encode/decode throughput" },
+  kv: { file: "./bench-kv.ts", about: "store operations, memory and SQLite" },
+  net: { file: "./bench-net.ts", about: "runtime adapter loopback throughput" },
 };
 
 const name = process.argv[2];

@@ -59,6 +59,10 @@ export class ClientSession {
   address = "";
   /** True between login Success and the end of the inbox sequence. */
   loggingIn = false;
+  /** Set by `shutdown()`: finish the request in hand, read no more. */
+  #stopping = false;
+  /** A request is being handled (awaiting the store or a password check). */
+  #busy = false;
 
   constructor(private readonly conn: Connection, private readonly ctx: ServerContext) {
     this.#decoder = new FrameDecoder({ maxPayload: ctx.options.maxPayload });
@@ -106,11 +110,17 @@ export class ClientSession {
           if (type === -1) break;
           this.ctx.metrics.countReceived(type);
           const p = decodePayload(type, this.#decoder.payload);
+          const started = performance.now();
           const pending = this.#handle(p);
-          if (pending !== undefined) await pending;
-          if (this.#isClosed()) break;
+          if (pending !== undefined) {
+            this.#busy = true;
+            await pending;
+            this.#busy = false;
+          }
+          this.ctx.metrics.observeRequest(type, (performance.now() - started) / 1000);
+          if (this.#isClosed() || this.#stopping) break;
         }
-        if (this.#isClosed()) break;
+        if (this.#isClosed() || this.#stopping) break;
       }
     } catch (e) {
       if (e instanceof ProtocolError) {
@@ -121,6 +131,17 @@ export class ClientSession {
     } finally {
       this.close();
     }
+  }
+
+  /**
+   * Graceful stop: the request being handled is answered, no further request
+   * is read, then the connection closes once its output is flushed. `run()`
+   * resolves when that is done.
+   */
+  shutdown(): void {
+    this.#stopping = true;
+    // A session waiting for input has no request in hand: close it now.
+    if (!this.#busy) this.close();
   }
 
   close(): void {

@@ -125,18 +125,21 @@ export class SolecServer {
   }
 
   /**
-   * Stops accepting, lets queued writes commit, closes every session. The
-   * store is not closed (the caller owns it).
+   * Graceful stop: stop accepting; every session answers the request it is
+   * handling and reads no more; queued writes commit; output is flushed and
+   * connections close. After `deadlineMs` whatever is left is closed hard.
+   * The store is not closed (the caller owns it).
    */
-  async stop(): Promise<void> {
+  async stop(deadlineMs = 10_000): Promise<void> {
     this.#listener?.close();
     this.#listener = null;
     await this.#acceptLoop;
+    const deadline = Date.now() + deadlineMs;
+    for (const s of this.#sessions) s.shutdown();
+    while (this.#sessions.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     await this.commits.drained();
     for (const s of this.#sessions) s.close();
-    const deadline = Date.now() + 2000;
-    while (this.#sessions.size > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
   }
 }
