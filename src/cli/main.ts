@@ -16,10 +16,14 @@ import { type CliIo, processIo, UsageError } from "./io.ts";
 import { serve } from "./serve.ts";
 import { chatCommand } from "./chat-command.ts";
 import { openStore } from "./open-store.ts";
+import { keyCommand, peerCommand } from "./peer-commands.ts";
 
 const OPTIONS = {
   "password-stdin": { type: "boolean" },
   server: { type: "string" },
+  address: { type: "string" },
+  tls: { type: "boolean" },
+  ca: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const satisfies ExtraOptions;
 
@@ -40,6 +44,11 @@ commands:
   channel del #NAME              delete a channel and its memberships
   channel list                   list channels with member counts
   chat ADDRESS [--server H:P]    interactive chat client (default server: ADDRESS's domain:9999)
+  key generate                   create the server key (--key) if missing; prints the public key last
+  key show                       print the server's public key (base64)
+  peer add DOMAIN PUBLICKEY      trust a peer server [--address HOST:PORT] [--tls] [--ca PEM]
+  peer del DOMAIN                forget a peer
+  peer list                      list peers (store and config file)
 
 NAME is a bare name (on --domain) or a full address.
 
@@ -77,6 +86,10 @@ export async function main(
         io,
       });
     }
+    if (command === "key") {
+      await keyCommand(config, io, sub);
+      return 0;
+    }
     kv = openStore(config, platform);
     const ctx = {
       store: new Store(kv),
@@ -93,6 +106,13 @@ export async function main(
         return 0;
       case "channel":
         await channelCommand(ctx, sub, rest);
+        return 0;
+      case "peer":
+        await peerCommand(config, kv, io, sub, rest, {
+          address: extra.address,
+          tls: extra.tls,
+          ca: extra.ca,
+        });
         return 0;
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}; see solec --help`);

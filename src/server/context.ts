@@ -4,7 +4,8 @@ import type { LoginThrottle } from "./login-throttle.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { Registry } from "./registry.ts";
 import type { Router } from "./router.ts";
-import type { ClientSession } from "./client-session.ts";
+import type { Session } from "./session.ts";
+import type { Federation } from "../federation/federation.ts";
 
 /** Settings the sessions read (a subset of the configuration). */
 export interface SessionOptions {
@@ -21,8 +22,10 @@ export interface ServerContext {
   readonly options: SessionOptions;
   readonly store: Store;
   readonly router: Router;
-  readonly registry: Registry<ClientSession>;
+  readonly registry: Registry<Session>;
   readonly throttle: LoginThrottle;
   readonly metrics: ServerMetrics;
   readonly log: Logger;
+  /** Set when this server federates (it has an identity key). */
+  readonly federation: Federation | null;
 }

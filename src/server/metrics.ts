@@ -58,7 +58,7 @@ export class ServerMetrics {
 
   observeRequest(type: number, seconds: number): void {
     let h = this.requestSeconds.get(type);
-    if (h === undefined) this.requestSeconds.set(type, (h = new Histogram()));
+    if (h === undefined) this.requestSeconds.set(type, h = new Histogram());
     h.observe(seconds);
   }
 

@@ -14,7 +14,11 @@ import {
   contactKey,
   conversation,
   del,
+  joinedKey,
   type Mutation,
+  remoteMemberKey,
+  remoteMembersOf,
+  set as set_,
   type Store,
   userKey,
 } from "../store/mod.ts";
@@ -36,15 +40,27 @@ export interface RouterOptions {
  * remote addresses are "not found".
  */
 export interface RemoteRoute {
-  message(from: Address, to: Address, frame: Uint8Array, msg: Message): Promise<number>;
+  /** A local user's message to a remote user or channel; OK once queued durably. */
+  message(
+    from: Deliverable,
+    source: Address,
+    target: Address,
+    ts: number,
+    frame: Uint8Array,
+  ): Promise<number>;
   usermode(user: Address, channel: Address, mode: number): Promise<number>;
   history(user: Address, channel: Address, req: HistoryReq): Promise<Uint8Array[] | number>;
+  /** Outbox writes that send `frame` to each of `peers` (committed with the message). */
+  outboxMutations(peers: Iterable<string>, frame: Uint8Array): Mutation[];
+  /** Tells the outbox senders of `peers` there is new work. */
+  wake(peers: Iterable<string>): void;
 }
 
 export interface RouterCounters {
   local: number;
   channel: number;
   remote: number;
+  inbound: number;
 }
 
 interface MemberCache {
@@ -56,8 +72,10 @@ const INBOX_BATCH = 500;
 
 export class Router {
   remote: RemoteRoute | null = null;
-  readonly counters: RouterCounters = { local: 0, channel: 0, remote: 0 };
+  readonly counters: RouterCounters = { local: 0, channel: 0, remote: 0, inbound: 0 };
   readonly #members = new Map<string, MemberCache>();
+  /** Local members of remote channels (this server fans their messages out locally). */
+  readonly #remoteMembers = new Map<string, Set<string>>();
   readonly #inboxChains = new Map<string, Promise<void>>();
 
   constructor(
@@ -84,16 +102,18 @@ export class Router {
     const frame = encodeMessage(source.full, target.full, m.timestamp, m.content);
     if (!this.#isLocal(target)) {
       if (this.remote === null) return ErrorCode.NotFound;
-      const code = await this.remote.message(source, target, frame, m);
+      const code = await this.remote.message(from, source, target, m.timestamp, frame);
       if (code === OK) {
         this.counters.remote++;
         if (target.kind === "user") this.#pushToOthers(from, source.full, frame);
+        else this.deliverRemoteChannel(target.full, frame, from);
       }
       return code;
     }
-    return target.kind === "channel"
-      ? await this.#channelMessage(from, source.full, target.full, m.timestamp, frame)
-      : await this.#directMessage(from, source.full, target.full, m.timestamp, frame);
+    if (target.kind === "channel") {
+      return await this.channelMessage(from, source.full, target.full, m.timestamp, frame, null);
+    }
+    return await this.#directMessage(from, source.full, target.full, m.timestamp, frame);
   }
 
   async #directMessage(
@@ -153,19 +173,37 @@ export class Router {
     for (const s of mine) if (s !== from) s.push(frame);
   }
 
-  async #channelMessage(
-    from: Deliverable,
+  /**
+   * A message to a local channel, from a local user's connection (`from`) or
+   * from a peer server (`origin`, its domain). Stored in the channel history
+   * together with one outbox entry per other peer server that has members
+   * (spec §7: once per server), then fanned out to local member connections.
+   */
+  async channelMessage(
+    from: Deliverable | null,
     source: string,
     channel: string,
     ts: number,
     frame: Uint8Array,
+    origin: string | null,
   ): Promise<number> {
     const members = await this.members(channel);
     if (members === null || !members.has(source)) return ErrorCode.NotFound;
-    await this.commits.submit([
-      this.store.history.appendMutation(conversation(channel), ts, this.seq.next(), frame),
-    ]);
-    this.counters.channel++;
+    const conv = conversation(channel);
+    if (origin !== null && await this.store.history.contains(conv, ts, frame)) return OK;
+    const mutations = [this.store.history.appendMutation(conv, ts, this.seq.next(), frame)];
+    const peers = new Set<string>();
+    if (this.remote !== null) {
+      for (const m of members) {
+        const domain = m.slice(m.lastIndexOf("@") + 1);
+        if (domain !== this.options.domain && domain !== origin) peers.add(domain);
+      }
+      if (peers.size > 0) mutations.push(...this.remote.outboxMutations(peers, frame));
+    }
+    await this.commits.submit(mutations);
+    if (peers.size > 0) this.remote?.wake(peers);
+    if (origin === null) this.counters.channel++;
+    else this.counters.inbound++;
     this.fanOut(channel, frame, from);
     return OK;
   }
@@ -197,6 +235,45 @@ export class Router {
     const members = new Set(await this.store.channels.members(channel));
     this.#members.set(channel, { versionstamp: record.versionstamp, members });
     return members;
+  }
+
+  /** Local members of a remote channel (loaded once, then kept in step). */
+  async remoteMembers(channel: string): Promise<Set<string>> {
+    let set = this.#remoteMembers.get(channel);
+    if (set === undefined) {
+      set = new Set();
+      for await (const e of this.store.kv.list({ prefix: remoteMembersOf(channel) })) {
+        set.add(e.key[2] as string);
+      }
+      this.#remoteMembers.set(channel, set);
+    }
+    return set;
+  }
+
+  /** Records a local user's join/leave of a remote channel after its home said Success. */
+  async recordRemoteMembership(channel: string, user: string, mode: number): Promise<void> {
+    const set = await this.remoteMembers(channel);
+    await this.commits.submit(
+      mode === 1
+        ? [
+          set_(remoteMemberKey(channel, user), Date.now()),
+          set_(joinedKey(user, channel), Date.now()),
+        ]
+        : [del(remoteMemberKey(channel, user)), del(joinedKey(user, channel))],
+    );
+    if (mode === 1) set.add(user);
+    else set.delete(user);
+  }
+
+  /** Delivers a remote channel's message to this server's members (except `except`). */
+  deliverRemoteChannel(channel: string, frame: Uint8Array, except: Deliverable | null): void {
+    const members = this.#remoteMembers.get(channel);
+    if (members === undefined) return;
+    for (const user of members) {
+      const sessions = this.registry.sessions(user);
+      if (sessions === undefined) continue;
+      for (const s of sessions) if (s !== except) s.push(frame);
+    }
   }
 
   // ------------------------------------------------------------ usermode
@@ -285,6 +362,12 @@ export class Router {
       return await this.remote.history(user, target, { ...h, count });
     }
     return await this.store.history.select(conv, h.since, count, h.offset);
+  }
+
+  /** A local channel's history for a peer server (membership checked by the caller). */
+  historyOf(channel: string, h: HistoryReq): Promise<Uint8Array[]> {
+    const count = Math.min(h.count, this.options.historyMaxCount);
+    return this.store.history.select(conversation(channel), h.since, count, h.offset);
   }
 
   /** The user's contacts and joined channels, sorted, paged. */

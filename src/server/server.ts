@@ -8,7 +8,7 @@ import type { Listener, NetAdapter, TlsServerOptions } from "../platform.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { Store } from "../store/mod.ts";
 import { SequenceAllocator } from "../store/sequence.ts";
-import { ClientSession } from "./client-session.ts";
+import { Session } from "./session.ts";
 import { CommitQueue } from "./commit-queue.ts";
 import type { ServerContext, SessionOptions } from "./context.ts";
 import { LoginThrottle } from "./login-throttle.ts";
@@ -16,6 +16,9 @@ import { ServerMetrics } from "./metrics.ts";
 import { DEFAULT_PASSWORD_COST } from "./password.ts";
 import { Registry } from "./registry.ts";
 import { Router } from "./router.ts";
+import { Federation } from "../federation/federation.ts";
+import type { ServerIdentity } from "../federation/identity.ts";
+import type { PeerRecord } from "../federation/peers.ts";
 
 export interface ServerOptions {
   readonly domain: string;
@@ -28,23 +31,31 @@ export interface ServerOptions {
   readonly channelAutoCreate?: boolean;
   readonly passwordCost?: number;
   readonly maxOutputBytes?: number;
+  /** Peers from the config file (the store's `peers` come on top). */
+  readonly peers?: readonly PeerRecord[];
+  readonly outboxMaxAgeMs?: number;
+  /** Time limit for connecting and authenticating a link to a peer. */
+  readonly linkTimeoutMs?: number;
 }
 
 export interface ServerDeps {
   readonly net: NetAdapter;
   readonly kv: Kv;
   readonly log?: Logger;
+  /** This server's Ed25519 key; without it the server does not federate. */
+  readonly identity?: ServerIdentity;
 }
 
 export class SolecServer {
   readonly store: Store;
   readonly metrics = new ServerMetrics();
-  readonly registry = new Registry<ClientSession>();
+  readonly registry = new Registry<Session>();
   readonly commits: CommitQueue;
   readonly log: Logger;
   #router: Router | null = null;
+  #federation: Federation | null = null;
   #listener: Listener | null = null;
-  readonly #sessions = new Set<ClientSession>();
+  readonly #sessions = new Set<Session>();
   #acceptLoop: Promise<void> | null = null;
   readonly #options: SessionOptions & { historyMaxCount: number; channelAutoCreate: boolean };
 
@@ -61,6 +72,11 @@ export class SolecServer {
       historyMaxCount: opts.historyMaxCount ?? 500,
       channelAutoCreate: opts.channelAutoCreate ?? true,
     };
+  }
+
+  /** Federation state, when the server has an identity. */
+  get federation(): Federation | null {
+    return this.#federation;
   }
 
   get router(): Router {
@@ -93,6 +109,26 @@ export class SolecServer {
       this.registry,
       this.log,
     );
+    if (this.deps.identity !== undefined) {
+      this.#federation = new Federation(
+        {
+          domain: this.#options.domain,
+          outboxMaxAgeMs: this.opts.outboxMaxAgeMs,
+          connectTimeoutMs: this.opts.linkTimeoutMs,
+          peersFromConfig: this.opts.peers,
+        },
+        {
+          net: this.deps.net,
+          store: this.store,
+          commits: this.commits,
+          seq,
+          router: this.#router,
+          identity: this.deps.identity,
+          log: this.log,
+        },
+      );
+      this.#router.remote = this.#federation;
+    }
     const ctx: ServerContext = {
       options: this.#options,
       store: this.store,
@@ -101,6 +137,7 @@ export class SolecServer {
       throttle: new LoginThrottle(),
       metrics: this.metrics,
       log: this.log,
+      federation: this.#federation,
     };
     this.#listener = await this.deps.net.listen({
       hostname: this.opts.host,
@@ -113,11 +150,12 @@ export class SolecServer {
       domain: this.#options.domain,
       tls: this.opts.tls !== undefined,
     });
+    await this.#federation?.start();
     const listener = this.#listener;
     this.#acceptLoop = (async () => {
       for await (const conn of listener) {
         this.metrics.connectionsAccepted++;
-        const session = new ClientSession(conn, ctx);
+        const session = new Session(conn, ctx);
         this.#sessions.add(session);
         void session.run().finally(() => this.#sessions.delete(session));
       }
@@ -139,6 +177,7 @@ export class SolecServer {
     while (this.#sessions.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 5));
     }
+    this.#federation?.stop();
     await this.commits.drained();
     for (const s of this.#sessions) s.close();
   }

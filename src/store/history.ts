@@ -11,6 +11,18 @@ export class History {
   }
 
   /**
+   * Whether exactly this frame is already stored at this timestamp: a peer
+   * that lost our reply re-sends, and the copy must not be stored twice.
+   */
+  async contains(conv: KvKey, timestamp: number, frame: Uint8Array): Promise<boolean> {
+    for await (const e of this.kv.list<Uint8Array>({ prefix: [...conv, timestamp] })) {
+      const v = e.value;
+      if (v.length === frame.length && v.every((b, i) => b === frame[i])) return true;
+    }
+    return false;
+  }
+
+  /**
    * Spec §6 selection: messages with timestamp > `since`, newest first (ties:
    * later arrival first), skip `offset`, take `count`; returned oldest first.
    */

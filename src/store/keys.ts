@@ -6,6 +6,9 @@
  *   ["channels", channel]                    → ChannelRecord
  *   ["members", channel, user]               → joined-at ms (home server's member list)
  *   ["joined", user, channel]                → joined-at ms (reverse index, for List)
+ *   ["rmembers", channel, user]              → joined-at ms (local members of a remote channel)
+ *   ["outbox", peer, seq]                    → OutboxEntry (durable queue to a peer server)
+ *   ["peers", domain]                        → PeerRecord (src/federation/peers.ts)
  *   ["history", "channel", channel, ts, seq] → encoded Message frame
  *   ["history", "direct", a, b, ts, seq]     → encoded Message frame (a < b)
  *   ["inbox", user, seq]                     → encoded Message frame
@@ -31,6 +34,22 @@ export const memberKey = (channel: string, user: string): KvKey => ["members", c
 export const membersOf = (channel: string): KvKey => ["members", channel];
 export const joinedKey = (user: string, channel: string): KvKey => ["joined", user, channel];
 export const joinedBy = (user: string): KvKey => ["joined", user];
+export const remoteMemberKey = (channel: string, user: string): KvKey => [
+  "rmembers",
+  channel,
+  user,
+];
+export const remoteMembersOf = (channel: string): KvKey => ["rmembers", channel];
+
+export const outboxKey = (peer: string, seq: number): KvKey => ["outbox", peer, seq];
+export const outboxOf = (peer: string): KvKey => ["outbox", peer];
+export const OUTBOX: KvKey = ["outbox"];
+
+export interface OutboxEntry {
+  /** The Message frame to send, header included. */
+  frame: Uint8Array;
+  queuedAt: number;
+}
 
 /** The history prefix of a conversation: a channel, or the direct pair (order-free). */
 export function conversation(a: string, b?: string): KvKey {

@@ -1,6 +1,8 @@
 /**
- * One client connection (spec §6): greeting, handshake, UserAuth, then
- * requests handled strictly in order with exactly one reply each.
+ * One inbound connection: a client (spec §6: greeting, handshake, UserAuth)
+ * or a peer server's link (spec §7: handshake with conn_type 0x02, signed
+ * ServerAuth both ways). Then requests are handled strictly in order with
+ * exactly one reply each.
  *
  * Any malformed frame, or a frame not allowed in the current state, is
  * answered with Error 0x80 and the connection is closed; nothing else on the
@@ -29,8 +31,10 @@ const State = {
   AwaitHandshake: 0,
   AwaitAuth: 1,
   Authenticating: 2,
-  Established: 3,
-  Closed: 4,
+  AwaitServerAuth: 3,
+  Established: 4,
+  PeerEstablished: 5,
+  Closed: 6,
 } as const;
 type State = typeof State[keyof typeof State];
 
@@ -50,13 +54,15 @@ export const GREETING = encode({
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export class ClientSession {
+export class Session {
   #state: State = State.AwaitHandshake;
   readonly writer: ConnWriter;
   readonly #decoder: FrameDecoder;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
   /** Set after a successful login. */
   address = "";
+  /** The peer server's domain on an authenticated server link. */
+  peer = "";
   /** True between login Success and the end of the inbox sequence. */
   loggingIn = false;
   /** Set by `shutdown()`: finish the request in hand, read no more. */
@@ -147,6 +153,9 @@ export class ClientSession {
   close(): void {
     if (this.#state === State.Closed) return;
     const wasEstablished = this.#state === State.Established;
+    if (this.#state === State.PeerEstablished && this.ctx.federation !== null) {
+      this.ctx.federation.inboundLinks--;
+    }
     this.#state = State.Closed;
     clearTimeout(this.#authTimer);
     if (wasEstablished || this.loggingIn) this.ctx.registry.remove(this);
@@ -187,11 +196,21 @@ export class ClientSession {
         if (p.major !== VERSION_MAJOR) {
           return this.#fail(ErrorCode.UnsupportedVersion, `version ${p.major}.${p.minor}`);
         }
+        if (p.connType === ConnType.Server && this.ctx.federation !== null) {
+          this.#state = State.AwaitServerAuth;
+          return undefined;
+        }
         if (p.connType !== ConnType.User) {
           return this.#violation(`conn_type ${p.connType} not accepted here`);
         }
         this.#state = State.AwaitAuth;
         return undefined;
+      case State.AwaitServerAuth:
+        if (p.type !== PayloadType.ServerAuth) return this.#violation("expected ServerAuth");
+        this.#state = State.Authenticating;
+        return this.#acceptLink(p);
+      case State.PeerEstablished:
+        return this.#peerRequest(p);
       case State.AwaitAuth:
         if (p.type !== PayloadType.UserAuth) return this.#violation("expected UserAuth");
         this.#state = State.Authenticating;
@@ -201,6 +220,61 @@ export class ClientSession {
       default:
         return this.#violation("frame in a state that takes none");
     }
+  }
+
+  async #acceptLink(p: Extract<Payload, { type: 0x06 }>): Promise<void> {
+    const federation = this.ctx.federation as NonNullable<ServerContext["federation"]>;
+    let accepted: { peer: string; reply: Uint8Array } | null = null;
+    try {
+      accepted = await federation.acceptLink(p);
+    } catch (e) {
+      this.ctx.log.warn("server link check failed", { error: String(e) });
+    }
+    if (accepted === null) {
+      this.ctx.metrics.authFailures++;
+      this.ctx.log.warn("server link refused", { remote: this.remoteIp, name: p.name });
+      return this.#fail(ErrorCode.ServerAuthFailed, "server authentication failed");
+    }
+    if (this.#isClosed()) return;
+    clearTimeout(this.#authTimer);
+    this.peer = accepted.peer;
+    this.#state = State.PeerEstablished;
+    federation.inboundLinks++;
+    this.writer.write(accepted.reply);
+    this.writer.write(SUCCESS);
+    this.ctx.log.info("server link accepted", { remote: this.remoteIp, peer: accepted.peer });
+  }
+
+  /** A request on an authenticated server link (spec §7). */
+  #peerRequest(p: Payload): Promise<void> | undefined {
+    if (p.type === PayloadType.Success) return undefined;
+    if (
+      p.type !== PayloadType.Message && p.type !== PayloadType.Usermode &&
+      p.type !== PayloadType.History
+    ) {
+      return this.#violation(`payload type ${p.type} not allowed on a server link`);
+    }
+    return this.#peerRun(p);
+  }
+
+  async #peerRun(p: Extract<Payload, { type: 0x05 | 0x07 | 0x08 }>): Promise<void> {
+    const federation = this.ctx.federation as NonNullable<ServerContext["federation"]>;
+    let result;
+    try {
+      result = await federation.inbound(this.peer, p);
+    } catch (e) {
+      this.ctx.log.warn("link request failed", { peer: this.peer, error: String(e) });
+      return this.#reply(ErrorCode.Unavailable);
+    }
+    if ("violation" in result) {
+      this.ctx.log.warn("server link violation", { peer: this.peer, reason: result.violation });
+      return this.#violation(result.violation);
+    }
+    if ("code" in result) return this.#reply(result.code);
+    this.writer.beginSequence();
+    for (const f of result.frames) this.writer.write(f);
+    this.writer.write(SUCCESS);
+    this.writer.endSequence();
   }
 
   async #login(username: string, password: string): Promise<void> {
