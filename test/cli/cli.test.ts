@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runSolec, startSolecServe } from "../support/cli.ts";
@@ -18,6 +18,8 @@ describe("solec CLI", () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), "solec-cli-"));
     common = [
+      "--key",
+      join(dir, "solec.key"),
       "--store",
       `sqlite:${join(dir, "solec.db")}`,
       "--domain",
@@ -107,6 +109,49 @@ describe("solec CLI", () => {
     assert.match(r.stderr, /SOLEC_PORT/);
     assert.match(r.stderr, /--max-payload/);
     assert.match(r.stderr, /--store/);
+  });
+
+  it("generates the server key once (mode 0600) and prints the public key last", async () => {
+    let r = await runSolec(["key", "show", ...common]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /solec key generate/);
+    r = await runSolec(["key", "generate", ...common]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n");
+    const pub = lines[lines.length - 1];
+    assert.match(pub, /^[A-Za-z0-9+/]{43}=$/);
+    assert.equal(statSync(join(dir, "solec.key")).mode & 0o777, 0o600);
+    r = await runSolec(["key", "generate", ...common]);
+    assert.match(r.stdout, /exists; not overwritten/);
+    assert.equal(r.stdout.trim().split("\n").pop(), pub);
+    r = await runSolec(["key", "show", ...common]);
+    assert.equal(r.stdout.trim(), pub);
+  });
+
+  it("adds, lists and deletes peers, and validates their fields", async () => {
+    const key = "A".repeat(43) + "=";
+    let r = await runSolec(["peer", "add", "b.test", key, "--address", "127.0.0.1:7000", ...common]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await runSolec(["peer", "add", "c.test", key, "--tls", ...common]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await runSolec(["peer", "list", ...common]);
+    assert.deepEqual(r.stdout.trim().split("\n"), [
+      `b.test\t127.0.0.1:7000\tplain\t${key}`,
+      `c.test\tc.test:9999\ttls\t${key}`,
+    ]);
+    r = await runSolec(["peer", "add", "d.test", "bm90IGEga2V5", ...common]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /32-byte Ed25519 key/);
+    r = await runSolec(["peer", "add", "a.test", key, ...common]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /own domain/);
+    r = await runSolec(["peer", "add", "e.test", key, "--address", "nohost", ...common]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--address/);
+    r = await runSolec(["peer", "del", "c.test", ...common]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await runSolec(["peer", "del", "c.test", ...common]);
+    assert.equal(r.code, 1);
   });
 
   it("exits 2 for an unknown command or flag", async () => {
