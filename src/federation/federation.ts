@@ -72,8 +72,11 @@ export type InboundResult =
   | { readonly violation: string };
 
 export interface FederationStatus {
+  /** Open server-to-server connections, inbound and outbound. */
+  readonly connections: number;
   readonly inboundLinks: number;
   readonly outboxPending: number;
+  /** Every known peer (store and config file), with its outgoing link state. */
   readonly peers: { domain: string; up: boolean }[];
   readonly outboxSent: number;
   readonly outboxRejected: number;
@@ -108,8 +111,23 @@ export class Federation implements RemoteRoute {
     this.peers = new Peers(deps.store.kv, options.peersFromConfig ?? []);
   }
 
+  #knownPeers: string[] = [];
+  #knownPeersAt = 0;
+
+  #refreshKnownPeers(): void {
+    const now = Date.now();
+    if (now - this.#knownPeersAt < 5000) return;
+    this.#knownPeersAt = now;
+    this.peers.list().then(
+      (list) => (this.#knownPeers = list.map((p) => p.domain)),
+      () => {},
+    );
+  }
+
   /** Counts what is queued and starts sending it. */
   async start(): Promise<void> {
+    this.#knownPeers = (await this.peers.list()).map((p) => p.domain);
+    this.#knownPeersAt = Date.now();
     for await (const e of this.deps.store.kv.list({ prefix: OUTBOX })) {
       const peer = e.key[1] as string;
       this.#pending.set(peer, (this.#pending.get(peer) ?? 0) + 1);
@@ -124,13 +142,26 @@ export class Federation implements RemoteRoute {
     for (const l of this.#links.values()) l.close();
   }
 
+  /**
+   * A snapshot for metrics. Synchronous (scrapes must be cheap), so the list
+   * of configured peers is the one last read from the store; reading it again
+   * is started here at most every 5 s.
+   */
   status(): FederationStatus {
     let outboxPending = 0;
     for (const n of this.#pending.values()) outboxPending += n;
+    this.#refreshKnownPeers();
+    const domains = new Set([...this.#knownPeers, ...this.#links.keys()]);
+    let up = 0;
+    for (const l of this.#links.values()) if (l.up) up++;
     return {
+      connections: this.inboundLinks + up,
       inboundLinks: this.inboundLinks,
       outboxPending,
-      peers: [...this.#links.values()].map((l) => ({ domain: l.domain, up: l.up })),
+      peers: [...domains].sort().map((domain) => ({
+        domain,
+        up: this.#links.get(domain)?.up ?? false,
+      })),
       outboxSent: this.outboxSent,
       outboxRejected: this.outboxRejected,
       outboxExpired: this.outboxExpired,
