@@ -33,6 +33,8 @@ export interface LinkReply {
 interface Pending {
   readonly collect: boolean;
   readonly frames: Uint8Array[];
+  /** When the reply is due; a peer that stalls past it is cut off. */
+  readonly deadline: number;
   resolve(r: LinkReply): void;
   reject(e: Error): void;
 }
@@ -52,6 +54,8 @@ export interface LinkDeps {
   ): Promise<boolean>;
   lookup(domain: string): Promise<PeerRecord | undefined>;
   connectTimeoutMs: number;
+  /** Longest wait for a reply before the peer counts as stalled (default 10 s). */
+  requestTimeoutMs?: number;
   onUp(domain: string): void;
   onDown(domain: string): void;
 }
@@ -85,6 +89,7 @@ export class PeerLink {
   #failures = 0;
   #downUntil = 0;
   #closed = false;
+  #watchdog: ReturnType<typeof setInterval> | undefined;
 
   constructor(readonly domain: string, private readonly deps: LinkDeps) {}
 
@@ -111,8 +116,9 @@ export class PeerLink {
       throw new LinkDownError(`${this.domain} unreachable`);
     }
     const conn = this.#conn;
+    const deadline = Date.now() + (this.deps.requestTimeoutMs ?? 10_000);
     return await new Promise<LinkReply>((resolve, reject) => {
-      this.#pending.push({ collect, frames: [], resolve, reject });
+      this.#pending.push({ collect, frames: [], deadline, resolve, reject });
       conn.send(frame).catch(() => this.#drop("send failed"));
     });
   }
@@ -166,6 +172,11 @@ export class PeerLink {
     }
     this.#conn = conn;
     void this.#readReplies(conn, reader.it, reader.decoder);
+    // Replies come in order, so only the oldest request can be overdue.
+    this.#watchdog = setInterval(() => {
+      const head = this.#pending[0];
+      if (head !== undefined && Date.now() > head.deadline) this.#drop("peer stalled: no reply in time");
+    }, 500);
     this.#failures = 0;
     this.deps.log.info("peer link up", { peer: this.domain });
     this.deps.onUp(this.domain);
@@ -255,6 +266,8 @@ export class PeerLink {
   }
 
   #drop(reason: string): void {
+    clearInterval(this.#watchdog);
+    this.#watchdog = undefined;
     const conn = this.#conn;
     const pending = this.#pending;
     this.#pending = [];

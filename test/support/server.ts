@@ -34,11 +34,17 @@ export interface TestServer {
 }
 
 export async function startServer(
-  options: Partial<ServerOptions> & { store?: "sqlite" | "memory"; dir?: string } = {},
+  options: Partial<ServerOptions> & {
+    store?: "sqlite" | "memory";
+    dir?: string;
+    /** Wraps the store the server uses (e.g. with a FaultyKv). */
+    wrapKv?: (kv: Kv) => Kv;
+  } = {},
 ): Promise<TestServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "solec-test-"));
   const storeUrl = options.store === "memory" ? "memory:" : `sqlite:${join(dir, "solec.db")}`;
   const kv = openKv(storeUrl, { openSqlite: platform.openSqlite });
+  const serverKv = options.wrapKv?.(kv) ?? kv;
   const server = new SolecServer(
     {
       domain: TEST_DOMAIN,
@@ -47,7 +53,7 @@ export async function startServer(
       passwordCost: TEST_PASSWORD_COST,
       ...options,
     },
-    { net: platform.net, kv },
+    { net: platform.net, kv: serverKv },
   );
   await server.start();
   const port = server.addr.port;

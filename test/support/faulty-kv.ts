@@ -1,0 +1,116 @@
+/**
+ * A Kv wrapper whose every operation fails while `failing` is set, like a
+ * store on a full disk or a locked database: for tests of how the server
+ * behaves when its store breaks and comes back.
+ */
+import type {
+  AtomicCheck,
+  AtomicOperation,
+  Kv,
+  KvCommitError,
+  KvCommitResult,
+  KvEntry,
+  KvEntryMaybe,
+  KvKey,
+  KvListIterator,
+  KvListOptions,
+  KvListSelector,
+  KvValue,
+} from "../../src/kv/kv.ts";
+
+export class FaultyKv implements Kv {
+  failing = false;
+  failures = 0;
+
+  constructor(private readonly inner: Kv) {}
+
+  get capabilities() {
+    return this.inner.capabilities;
+  }
+
+  #check(): void {
+    if (this.failing) {
+      this.failures++;
+      throw new Error("database or disk is full (simulated)");
+    }
+  }
+
+  async get<T = KvValue>(key: KvKey): Promise<KvEntryMaybe<T>> {
+    this.#check();
+    return await this.inner.get<T>(key);
+  }
+
+  async getMany<T = KvValue>(keys: readonly KvKey[]): Promise<KvEntryMaybe<T>[]> {
+    this.#check();
+    return await this.inner.getMany<T>(keys);
+  }
+
+  async set(key: KvKey, value: KvValue): Promise<KvCommitResult> {
+    this.#check();
+    return await this.inner.set(key, value);
+  }
+
+  async delete(key: KvKey): Promise<void> {
+    this.#check();
+    await this.inner.delete(key);
+  }
+
+  list<T = KvValue>(selector: KvListSelector, options?: KvListOptions): KvListIterator<T> {
+    const inner = this.inner.list<T>(selector, options);
+    const self = this;
+    const it: KvListIterator<T> = {
+      get cursor() {
+        return inner.cursor;
+      },
+      next(): Promise<IteratorResult<KvEntry<T>>> {
+        try {
+          self.#check();
+        } catch (e) {
+          return Promise.reject(e);
+        }
+        return inner.next();
+      },
+      [Symbol.asyncIterator]() {
+        return it;
+      },
+    };
+    return it;
+  }
+
+  atomic(): AtomicOperation {
+    const inner = this.inner.atomic();
+    const self = this;
+    const op: AtomicOperation = {
+      check(...checks: AtomicCheck[]) {
+        inner.check(...checks);
+        return op;
+      },
+      set(key: KvKey, value: KvValue) {
+        inner.set(key, value);
+        return op;
+      },
+      delete(key: KvKey) {
+        inner.delete(key);
+        return op;
+      },
+      sum(key: KvKey, n: bigint) {
+        inner.sum(key, n);
+        return op;
+      },
+      async commit(): Promise<KvCommitResult | KvCommitError> {
+        self.#check();
+        return await inner.commit();
+      },
+    };
+    return op;
+  }
+
+  async ping(): Promise<void> {
+    this.#check();
+    await this.inner.ping();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
