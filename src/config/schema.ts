@@ -59,6 +59,15 @@ export interface Config {
   readonly channelAutoCreate: boolean;
   /** scrypt log2(N) for new password hashes. */
   readonly passwordCost: number;
+  /** On SIGTERM/SIGINT: the longest a graceful stop may take before the process exits anyway. */
+  readonly shutdownTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  readonly maxMessageBytes: number;
+  readonly rateLimit: number;
+  readonly rateBurst: number;
+  readonly maxOutputBytes: number;
+  readonly outboxMaxAgeMs: number;
   readonly peers: readonly PeerConfig[];
 }
 
@@ -167,6 +176,7 @@ const httpPortJson = z.union([
 const PAYLOAD_MAX = 65535;
 const AUTH_TIMEOUT_MAX = 3_600_000;
 const HISTORY_MAX = 100_000;
+const SHUTDOWN_TIMEOUT_MAX = 3_600_000;
 
 // ---------------------------------------------------------------------------
 // Field table
@@ -383,6 +393,108 @@ export const FIELDS: FieldTable = {
     text: intText(PASSWORD_COST_MIN, PASSWORD_COST_MAX),
     json: intJson(PASSWORD_COST_MIN, PASSWORD_COST_MAX),
   },
+  shutdownTimeoutMs: {
+    key: "shutdownTimeoutMs",
+    env: "SOLEC_SHUTDOWN_TIMEOUT_MS",
+    flag: "shutdown-timeout-ms",
+    arg: "MS",
+    default: 10_000,
+    defaultText: "10000",
+    expected: `an integer 1-${SHUTDOWN_TIMEOUT_MAX} (milliseconds)`,
+    description:
+      "On SIGTERM/SIGINT: milliseconds for the graceful stop (requests in hand answered, writes committed, store closed); then the process exits anyway.",
+    text: intText(1, SHUTDOWN_TIMEOUT_MAX),
+    json: intJson(1, SHUTDOWN_TIMEOUT_MAX),
+  },
+  maxConnections: {
+    key: "maxConnections",
+    env: "SOLEC_MAX_CONNECTIONS",
+    flag: "max-connections",
+    arg: "N",
+    default: 10000,
+    defaultText: "10000",
+    expected: "an integer 0-1000000",
+    description:
+      "Open SOLEC connections at most (clients and peer links); 0 = unlimited. Further connections get Error 0x83 and are closed.",
+    text: intText(0, 1000000),
+    json: intJson(0, 1000000),
+  },
+  maxConnectionsPerIp: {
+    key: "maxConnectionsPerIp",
+    env: "SOLEC_MAX_CONNECTIONS_PER_IP",
+    flag: "max-connections-per-ip",
+    arg: "N",
+    default: 100,
+    defaultText: "100",
+    expected: "an integer 0-1000000",
+    description: "Open connections per remote IP at most; 0 = unlimited.",
+    text: intText(0, 1000000),
+    json: intJson(0, 1000000),
+  },
+  maxMessageBytes: {
+    key: "maxMessageBytes",
+    env: "SOLEC_MAX_MESSAGE_BYTES",
+    flag: "max-message-bytes",
+    arg: "BYTES",
+    default: 4096,
+    defaultText: "4096",
+    expected: "an integer 1-65535",
+    description: "Largest Message content in bytes; a longer one is refused with Error 0x02.",
+    text: intText(1, 65535),
+    json: intJson(1, 65535),
+  },
+  rateLimit: {
+    key: "rateLimit",
+    env: "SOLEC_RATE_LIMIT",
+    flag: "rate-limit",
+    arg: "N",
+    default: 100,
+    defaultText: "100",
+    expected: "an integer 0-10000000",
+    description:
+      "Requests per second per client connection (token bucket); over it Error 0x82; 0 = unlimited. Server links get 50x.",
+    text: intText(0, 10000000),
+    json: intJson(0, 10000000),
+  },
+  rateBurst: {
+    key: "rateBurst",
+    env: "SOLEC_RATE_BURST",
+    flag: "rate-burst",
+    arg: "N",
+    default: 500,
+    defaultText: "500",
+    expected: "an integer 1-10000000",
+    description:
+      "Requests a client connection may send at once above the rate; more refusals than this within 10 s close the connection. Server links get 20x.",
+    text: intText(1, 10000000),
+    json: intJson(1, 10000000),
+  },
+  maxOutputBytes: {
+    key: "maxOutputBytes",
+    env: "SOLEC_MAX_OUTPUT_BYTES",
+    flag: "max-output-bytes",
+    arg: "BYTES",
+    default: 1048576,
+    defaultText: "1048576",
+    expected: "an integer 65536-1073741824",
+    description:
+      "Unsent output per connection before it is closed as a slow reader (what it missed stays in history and inbox).",
+    text: intText(65536, 1073741824),
+    json: intJson(65536, 1073741824),
+  },
+  outboxMaxAgeMs: {
+    key: "outboxMaxAgeMs",
+    env: "SOLEC_OUTBOX_MAX_AGE_MS",
+    flag: "outbox-max-age-ms",
+    arg: "MS",
+    default: 604800000,
+    defaultText: "604800000",
+    expected: "an integer 60000-31536000000",
+    description:
+      "Messages queued for an unreachable peer are dropped (and counted) after this long.",
+    text: intText(60000, 31536000000),
+    json: intJson(60000, 31536000000),
+  },
 };
 
 /** Scalar field keys in documentation order. */
@@ -475,6 +587,14 @@ export const ConfigFileSchema = z.strictObject({
   historyMaxCount: FIELDS.historyMaxCount.json.optional(),
   channelAutoCreate: FIELDS.channelAutoCreate.json.optional(),
   passwordCost: FIELDS.passwordCost.json.optional(),
+  shutdownTimeoutMs: FIELDS.shutdownTimeoutMs.json.optional(),
+  maxConnections: FIELDS.maxConnections.json.optional(),
+  maxConnectionsPerIp: FIELDS.maxConnectionsPerIp.json.optional(),
+  maxMessageBytes: FIELDS.maxMessageBytes.json.optional(),
+  rateLimit: FIELDS.rateLimit.json.optional(),
+  rateBurst: FIELDS.rateBurst.json.optional(),
+  maxOutputBytes: FIELDS.maxOutputBytes.json.optional(),
+  outboxMaxAgeMs: FIELDS.outboxMaxAgeMs.json.optional(),
   peers: PeersSchema.optional(),
 });
 

@@ -15,6 +15,14 @@ export interface SessionOptions {
   readonly passwordCost: number;
   /** Unsent output allowed per connection before it is dropped as too slow. */
   readonly maxOutputBytes: number;
+  /** Largest Message content in bytes (longer: 0x02). */
+  readonly maxMessageBytes: number;
+  /** Requests per second per client connection (0: unlimited) and the burst allowed. */
+  readonly rateLimit: number;
+  readonly rateBurst: number;
+  /** The same for server links, which carry many users' traffic. */
+  readonly peerRateLimit: number;
+  readonly peerRateBurst: number;
 }
 
 /** What every session shares. */

@@ -47,6 +47,17 @@ export class ServerMetrics {
   bytesSent = 0;
   authFailures = 0;
   connectionsAccepted = 0;
+  /** Connections refused at accept by the global or per-IP limit. */
+  connectionsRefused = 0;
+  /** Requests refused by the rate limit (0x82), connections cut for abuse. */
+  rateLimited = 0;
+  abuseDisconnects = 0;
+  /** Connections closed because they did not read their output. */
+  slowConsumerDrops = 0;
+  /** Connections closed by the handshake/auth time limit. */
+  authTimeouts = 0;
+  /** Frames answered with 0x80 (malformed or not allowed), and other protocol errors. */
+  protocolErrors = 0;
   readonly framesReceived = new Float64Array(256);
   readonly framesSent = new Float64Array(256);
   /** Request handling time by request payload type. */

@@ -16,6 +16,10 @@ import { ServerMetrics } from "./metrics.ts";
 import { DEFAULT_PASSWORD_COST } from "./password.ts";
 import { Registry } from "./registry.ts";
 import { Router } from "./router.ts";
+import { ConnectionCounter } from "./rate-limit.ts";
+import { encode, ErrorCode, PayloadType } from "../protocol/mod.ts";
+
+const REFUSED = encode({ type: PayloadType.Error, code: ErrorCode.Unavailable });
 import { Federation } from "../federation/federation.ts";
 import type { ServerIdentity } from "../federation/identity.ts";
 import type { PeerRecord } from "../federation/peers.ts";
@@ -31,6 +35,15 @@ export interface ServerOptions {
   readonly channelAutoCreate?: boolean;
   readonly passwordCost?: number;
   readonly maxOutputBytes?: number;
+  /** Open connections at most (0: unlimited); default 10 000. */
+  readonly maxConnections?: number;
+  /** Open connections per remote IP at most (0: unlimited); default 100. */
+  readonly maxConnectionsPerIp?: number;
+  /** Largest Message content in bytes; default 4096. */
+  readonly maxMessageBytes?: number;
+  /** Requests per second per client connection (0: unlimited); default 100, burst 500. */
+  readonly rateLimit?: number;
+  readonly rateBurst?: number;
   /** Peers from the config file (the store's `peers` come on top). */
   readonly peers?: readonly PeerRecord[];
   readonly outboxMaxAgeMs?: number;
@@ -69,6 +82,11 @@ export class SolecServer {
       authTimeoutMs: opts.authTimeoutMs ?? 10_000,
       passwordCost: opts.passwordCost ?? DEFAULT_PASSWORD_COST,
       maxOutputBytes: opts.maxOutputBytes ?? 1024 * 1024,
+      maxMessageBytes: opts.maxMessageBytes ?? 4096,
+      rateLimit: opts.rateLimit ?? 100,
+      rateBurst: opts.rateBurst ?? 500,
+      peerRateLimit: opts.rateLimit === 0 ? 0 : (opts.rateLimit ?? 100) * 50,
+      peerRateBurst: (opts.rateBurst ?? 500) * 20,
       historyMaxCount: opts.historyMaxCount ?? 500,
       channelAutoCreate: opts.channelAutoCreate ?? true,
     };
@@ -153,11 +171,26 @@ export class SolecServer {
     await this.#federation?.start();
     const listener = this.#listener;
     this.#acceptLoop = (async () => {
+      const counter = new ConnectionCounter(
+        this.opts.maxConnections ?? 10_000,
+        this.opts.maxConnectionsPerIp ?? 100,
+      );
       for await (const conn of listener) {
+        const ip = conn.remoteAddr.hostname;
+        if (!counter.tryAdd(ip)) {
+          // Over a limit: say why (0x83, try later) and close, before any work.
+          this.metrics.connectionsRefused++;
+          const close = () => conn.close();
+          conn.send(REFUSED).then(close, close);
+          continue;
+        }
         this.metrics.connectionsAccepted++;
         const session = new Session(conn, ctx);
         this.#sessions.add(session);
-        void session.run().finally(() => this.#sessions.delete(session));
+        void session.run().finally(() => {
+          this.#sessions.delete(session);
+          counter.remove(ip);
+        });
       }
     })().catch((e) => this.log.error("accept loop failed", { error: String(e) }));
   }

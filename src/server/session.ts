@@ -25,6 +25,8 @@ import type { Connection } from "../platform.ts";
 import { hashPassword, needsRehash, verifyAgainstDummy, verifyPassword } from "./password.ts";
 import { ConnWriter } from "./conn-writer.ts";
 import { OK } from "./router.ts";
+import { TokenBucket } from "./rate-limit.ts";
+import { utf8Length } from "../protocol/utf8.ts";
 import type { ServerContext } from "./context.ts";
 
 const State = {
@@ -69,16 +71,23 @@ export class Session {
   #stopping = false;
   /** A request is being handled (awaiting the store or a password check). */
   #busy = false;
+  /** Request rate limit, set up once the session is established. */
+  #bucket: TokenBucket | null = null;
 
   constructor(private readonly conn: Connection, private readonly ctx: ServerContext) {
     this.#decoder = new FrameDecoder({ maxPayload: ctx.options.maxPayload });
     this.writer = new ConnWriter(conn, ctx.options.maxOutputBytes, () => {
+      ctx.metrics.slowConsumerDrops++;
       ctx.log.info("slow consumer disconnected", {
         remote: conn.remoteAddr.hostname,
         user: this.address || null,
       });
       this.close();
     }, ctx.metrics);
+  }
+
+  #newBucket(rate: number, burst: number): TokenBucket | null {
+    return rate > 0 ? new TokenBucket(rate, burst, performance.now()) : null;
   }
 
   #isClosed(): boolean {
@@ -102,6 +111,7 @@ export class Session {
     this.writer.write(GREETING);
     this.#authTimer = setTimeout(() => {
       if (this.#state < State.Established) {
+        this.ctx.metrics.authTimeouts++;
         this.ctx.log.info("handshake/auth time limit", { remote: this.remoteIp });
         this.close();
       }
@@ -117,6 +127,19 @@ export class Session {
           this.ctx.metrics.countReceived(type);
           const p = decodePayload(type, this.#decoder.payload);
           const started = performance.now();
+          if (this.#bucket !== null && type !== PayloadType.Success) {
+            const verdict = this.#bucket.take(started);
+            if (verdict !== "ok") {
+              this.ctx.metrics.rateLimited++;
+              if (verdict === "abuse") {
+                this.ctx.metrics.abuseDisconnects++;
+                await this.#fail(ErrorCode.RateLimited, "sustained request flood");
+                break;
+              }
+              this.#reply(ErrorCode.RateLimited);
+              continue;
+            }
+          }
           const pending = this.#handle(p);
           if (pending !== undefined) {
             this.#busy = true;
@@ -169,6 +192,7 @@ export class Session {
   /** Error{code}, then close (spec §4: 0x80, 0x81; §6: failed login). */
   async #fail(code: number, reason: string): Promise<void> {
     if (this.#isClosed()) return;
+    if (code === ErrorCode.ProtocolViolation) this.ctx.metrics.protocolErrors++;
     this.ctx.log.debug("closing session", { remote: this.remoteIp, code, reason });
     this.writer.write(errorFrame(code));
     this.close();
@@ -239,6 +263,7 @@ export class Session {
     clearTimeout(this.#authTimer);
     this.peer = accepted.peer;
     this.#state = State.PeerEstablished;
+    this.#bucket = this.#newBucket(this.ctx.options.peerRateLimit, this.ctx.options.peerRateBurst);
     federation.inboundLinks++;
     this.writer.write(accepted.reply);
     this.writer.write(SUCCESS);
@@ -310,6 +335,7 @@ export class Session {
     clearTimeout(this.#authTimer);
     this.address = addr.full;
     this.#state = State.Established;
+    this.#bucket = this.#newBucket(ctx.options.rateLimit, ctx.options.rateBurst);
     this.writer.write(SUCCESS);
     // Pushes are held until the inbox has been sent (spec §6 step 5).
     this.loggingIn = true;
@@ -332,6 +358,10 @@ export class Session {
   #request(p: Payload): Promise<void> | undefined {
     switch (p.type) {
       case PayloadType.Message:
+        if (this.#tooLong(p.content)) {
+          this.#reply(ErrorCode.NotFound);
+          return undefined;
+        }
         return this.#run(() => this.ctx.router.message(this, p));
       case PayloadType.Usermode:
         return this.#run(() => this.ctx.router.usermode(this, p.user, p.channel, p.mode));
@@ -344,6 +374,13 @@ export class Session {
       default:
         return this.#violation(`payload type ${p.type} not allowed from a client`);
     }
+  }
+
+  /** Content over `maxMessageBytes` (cheap test first: UTF-8 is 1-3 bytes per UTF-16 unit). */
+  #tooLong(content: string): boolean {
+    const max = this.ctx.options.maxMessageBytes;
+    if (content.length * 3 <= max) return false;
+    return content.length > max || utf8Length(content) > max;
   }
 
   /** Runs a request whose result is a single reply; store failures answer 0x83. */

@@ -89,6 +89,14 @@ const SAMPLES: { [K in ScalarKey]: { text: string; value: Config[K]; json: unkno
   historyMaxCount: { text: "50", value: 50, json: 50 },
   channelAutoCreate: { text: "no", value: false, json: false },
   passwordCost: { text: "10", value: 10, json: 10 },
+  shutdownTimeoutMs: { text: "2500", value: 2500, json: 2500 },
+  maxConnections: { text: "0", value: 0, json: 0 },
+  maxConnectionsPerIp: { text: "7", value: 7, json: 7 },
+  maxMessageBytes: { text: "1000", value: 1000, json: 1000 },
+  rateLimit: { text: "0", value: 0, json: 0 },
+  rateBurst: { text: "20", value: 20, json: 20 },
+  maxOutputBytes: { text: "65536", value: 65536, json: 65536 },
+  outboxMaxAgeMs: { text: "86400000", value: 86400000, json: 86400000 },
 };
 
 /** TLS settings must come in pairs; everything else stands alone. */

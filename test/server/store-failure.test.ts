@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { SolecError, type SolecClient } from "../../src/client/client.ts";
+import { type SolecClient, SolecError } from "../../src/client/client.ts";
 import { FaultyKv } from "../support/faulty-kv.ts";
 import { startServer, type TestServer } from "../support/server.ts";
 
