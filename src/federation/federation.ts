@@ -111,6 +111,26 @@ export class Federation implements RemoteRoute {
     this.peers = new Peers(deps.store.kv, options.peersFromConfig ?? []);
   }
 
+  /** Peers cut off for misbehaving on an inbound link: refused until the time, with the next penalty. */
+  readonly #penalties = new Map<string, { until: number; nextMs: number }>();
+
+  /**
+   * A peer broke the protocol or flooded us on its inbound link: refuse its
+   * links for a while, 10 s doubling up to 10 min while it keeps doing so.
+   */
+  penalize(peer: string): void {
+    const now = Date.now();
+    const prev = this.#penalties.get(peer);
+    const ms = prev === undefined || now - prev.until > 30 * 60_000 ? 10_000 : prev.nextMs;
+    this.#penalties.set(peer, { until: now + ms, nextMs: Math.min(ms * 2, 600_000) });
+    this.deps.log.warn("peer cut off", { peer, forMs: ms });
+  }
+
+  /** Whether links from `peer` are refused right now. */
+  penalized(peer: string): boolean {
+    return (this.#penalties.get(peer)?.until ?? 0) > Date.now();
+  }
+
   #knownPeers: string[] = [];
   #knownPeersAt = 0;
 
@@ -381,7 +401,7 @@ export class Federation implements RemoteRoute {
     const name = p.name.toLowerCase();
     if (name === this.#domain) return null;
     const peer = await this.peers.get(name);
-    if (peer === undefined) return null;
+    if (peer === undefined || this.penalized(name)) return null;
     if (!(await this.#verify(peer, name, this.#domain, p.ts, p.signature?.slice()))) return null;
     const ts = Date.now();
     const signature = await signServerAuth(this.deps.identity.privateKey, this.#domain, name, ts);

@@ -175,7 +175,9 @@ export class PeerLink {
     // Replies come in order, so only the oldest request can be overdue.
     this.#watchdog = setInterval(() => {
       const head = this.#pending[0];
-      if (head !== undefined && Date.now() > head.deadline) this.#drop("peer stalled: no reply in time");
+      if (head !== undefined && Date.now() > head.deadline) {
+        this.#drop("peer stalled: no reply in time");
+      }
     }, 500);
     this.#failures = 0;
     this.deps.log.info("peer link up", { peer: this.domain });

@@ -193,6 +193,11 @@ export class Session {
   async #fail(code: number, reason: string): Promise<void> {
     if (this.#isClosed()) return;
     if (code === ErrorCode.ProtocolViolation) this.ctx.metrics.protocolErrors++;
+    // A peer server that breaks the protocol or floods is also backed off.
+    if (
+      this.#state === State.PeerEstablished &&
+      (code === ErrorCode.ProtocolViolation || code === ErrorCode.RateLimited)
+    ) this.ctx.federation?.penalize(this.peer);
     this.ctx.log.debug("closing session", { remote: this.remoteIp, code, reason });
     this.writer.write(errorFrame(code));
     this.close();

@@ -186,7 +186,16 @@ describe(`federation: a.test (${here}), b.test (${other}), c.test (${here})`, ()
     await link.send({ type: 0x05, source: c1, target: b1, timestamp: ts, content: "spoofed" });
     await link.waitClosed();
     assert.deepEqual(link.frames[link.frames.length - 1], { type: 0x02, code: 0x80 });
-    // The honest link still works.
+    // The misbehaving name is cut off for a while: even a valid new link is refused.
+    const fresh = Date.now();
+    const freshSig = await signServerAuth(A.identity.privateKey, "a.test", "b.test", fresh);
+    assert.deepEqual(
+      await attempt([hs, { type: 0x06, name: "a.test", ts: fresh, signature: freshSig }]),
+      [
+        { type: 0x02, code: 0x03 },
+      ],
+    );
+    // The honest link, already open, still works.
     const [ca, cb] = [await A.login(a1), await B.login(b1)];
     await ca.send(b1, "still here", ts + 5);
     const got = await next(cb);
