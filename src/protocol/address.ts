@@ -83,3 +83,26 @@ export function parseChannelAddress(text: string): Address | undefined {
   const a = parseAddress(text);
   return a?.kind === "channel" ? a : undefined;
 }
+
+/**
+ * `parseAddress` with a bounded memo: servers parse the same few thousand
+ * addresses over and over (every message names two), and parsing allocates
+ * (split, slices, template strings). Results are shared: treat them as
+ * read-only. Invalid inputs are remembered too, so garbage does not cost
+ * more than valid input; the memo is cleared when it reaches its bound.
+ */
+const memo = new Map<string, Address | null>();
+const MEMO_MAX = 50_000;
+
+export function parseAddressCached(text: string): Address | undefined {
+  let a = memo.get(text);
+  if (a === undefined) {
+    if (memo.size >= MEMO_MAX || text.length > 400) {
+      if (text.length > 400) return parseAddress(text);
+      memo.clear();
+    }
+    a = parseAddress(text) ?? null;
+    memo.set(text, a);
+  }
+  return a ?? undefined;
+}

@@ -7,7 +7,7 @@
  * (client now, server links later) turn them into replies the same way.
  */
 import { ErrorCode, type History as HistoryReq, type Message } from "../protocol/mod.ts";
-import { type Address, encodeMessage, parseAddress } from "../protocol/mod.ts";
+import { type Address, encodeMessage, parseAddress, parseAddressCached } from "../protocol/mod.ts";
 import type { KvKey } from "../kv/kv.ts";
 import {
   channelKey,
@@ -28,6 +28,9 @@ import type { Deliverable, Registry } from "./registry.ts";
 import type { Logger } from "../log.ts";
 
 export const OK = 0;
+
+/** A validated request whose writes are queued: `done` gives the final code. */
+export type Staged = number | { readonly done: Promise<number> };
 
 export interface RouterOptions {
   readonly domain: string;
@@ -95,9 +98,22 @@ export class Router {
 
   /** A Message from a logged-in local user (`from`); OK once stored and routed. */
   async message(from: Deliverable, m: Message): Promise<number> {
-    const source = parseAddress(m.source);
+    const staged = await this.stageMessage(from, m);
+    return typeof staged === "number" ? staged : await staged.done;
+  }
+
+  /**
+   * Validates a local user's Message and hands its writes to the commit
+   * queue. Resolves, once validated, to an error code or to `done`: the
+   * final code, after the commit and delivery. A session awaits only the
+   * validation before reading its next request, so one connection's messages
+   * share group commits instead of waiting for one commit each; since
+   * validations run one after another, commits keep the order they were sent in.
+   */
+  async stageMessage(from: Deliverable, m: Message): Promise<Staged> {
+    const source = parseAddressCached(m.source);
     if (source === undefined || source.full !== from.address) return ErrorCode.NotFound;
-    const target = parseAddress(m.target);
+    const target = parseAddressCached(m.target);
     if (target === undefined) return ErrorCode.NotFound;
     const frame = encodeMessage(source.full, target.full, m.timestamp, m.content);
     if (!this.#isLocal(target)) {
@@ -111,38 +127,33 @@ export class Router {
       return code;
     }
     if (target.kind === "channel") {
-      return await this.channelMessage(from, source.full, target.full, m.timestamp, frame, null);
+      return await this.stageChannel(from, source.full, target.full, m.timestamp, frame, null);
     }
-    return await this.#directMessage(from, source.full, target.full, m.timestamp, frame);
-  }
-
-  async #directMessage(
-    from: Deliverable | null,
-    source: string,
-    target: string,
-    ts: number,
-    frame: Uint8Array,
-  ): Promise<number> {
     const [user, forward, back] = await this.store.kv.getMany([
-      userKey(target),
-      contactKey(source, target),
-      contactKey(target, source),
+      userKey(target.full),
+      contactKey(source.full, target.full),
+      contactKey(target.full, source.full),
     ]);
     if (user.versionstamp === null || forward.versionstamp === null || back.versionstamp === null) {
       return ErrorCode.NotFound;
     }
-    await this.storeDirect(source, target, ts, frame);
-    this.counters.local++;
-    if (from !== null) this.#pushToOthers(from, source, frame);
-    return OK;
+    const stored = this.storeDirect(source.full, target.full, m.timestamp, frame);
+    return {
+      done: stored.then(() => {
+        this.counters.local++;
+        this.#pushToOthers(from, source.full, frame);
+        return OK;
+      }),
+    };
   }
 
   /**
    * Stores a direct message in the conversation history and delivers it to
    * the local `target`: pushed to every connection, or put in the inbox when
-   * there is none. Resolves once durable. Also used for inbound federation.
+   * there is none. The writes are queued before this returns; the promise
+   * resolves once they are durable. Also used for inbound federation.
    */
-  async storeDirect(source: string, target: string, ts: number, frame: Uint8Array): Promise<void> {
+  storeDirect(source: string, target: string, ts: number, frame: Uint8Array): Promise<void> {
     const seq = this.seq.next();
     const mutations: Mutation[] = [
       this.store.history.appendMutation(conversation(source, target), ts, seq, frame),
@@ -153,7 +164,17 @@ export class Router {
     // then delivered only by draining it) or is pushed live, never both, so
     // a login racing with this commit cannot see it twice.
     if (!online) mutations.push(inbox);
-    await this.commits.submit(mutations);
+    return this.commits.submit(mutations).then(() =>
+      this.#deliverDirect(target, frame, online, inbox)
+    );
+  }
+
+  async #deliverDirect(
+    target: string,
+    frame: Uint8Array,
+    online: boolean,
+    inbox: Mutation,
+  ): Promise<void> {
     if (online) {
       const sessions = this.registry.sessions(target);
       if (sessions !== undefined) {
@@ -173,12 +194,7 @@ export class Router {
     for (const s of mine) if (s !== from) s.push(frame);
   }
 
-  /**
-   * A message to a local channel, from a local user's connection (`from`) or
-   * from a peer server (`origin`, its domain). Stored in the channel history
-   * together with one outbox entry per other peer server that has members
-   * (spec §7: once per server), then fanned out to local member connections.
-   */
+  /** A message to a local channel (see `stageChannel`); OK once stored. */
   async channelMessage(
     from: Deliverable | null,
     source: string,
@@ -187,6 +203,24 @@ export class Router {
     frame: Uint8Array,
     origin: string | null,
   ): Promise<number> {
+    const staged = await this.stageChannel(from, source, channel, ts, frame, origin);
+    return typeof staged === "number" ? staged : await staged.done;
+  }
+
+  /**
+   * A message to a local channel, from a local user's connection (`from`) or
+   * from a peer server (`origin`, its domain). Stored in the channel history
+   * together with one outbox entry per other peer server that has members
+   * (spec §7: once per server), then fanned out to local member connections.
+   */
+  async stageChannel(
+    from: Deliverable | null,
+    source: string,
+    channel: string,
+    ts: number,
+    frame: Uint8Array,
+    origin: string | null,
+  ): Promise<Staged> {
     const members = await this.members(channel);
     if (members === null || !members.has(source)) return ErrorCode.NotFound;
     const conv = conversation(channel);
@@ -200,12 +234,15 @@ export class Router {
       }
       if (peers.size > 0) mutations.push(...this.remote.outboxMutations(peers, frame));
     }
-    await this.commits.submit(mutations);
-    if (peers.size > 0) this.remote?.wake(peers);
-    if (origin === null) this.counters.channel++;
-    else this.counters.inbound++;
-    this.fanOut(channel, frame, from);
-    return OK;
+    return {
+      done: this.commits.submit(mutations).then(() => {
+        if (peers.size > 0) this.remote?.wake(peers);
+        if (origin === null) this.counters.channel++;
+        else this.counters.inbound++;
+        this.fanOut(channel, frame, from);
+        return OK;
+      }),
+    };
   }
 
   /** Pushes a channel message to every local member connection except `except`. */

@@ -14,6 +14,7 @@ import {
   encode,
   ErrorCode,
   FrameDecoder,
+  type Message,
   type Payload,
   PayloadType,
   ProtocolError,
@@ -24,7 +25,7 @@ import { parseUserName } from "../protocol/mod.ts";
 import type { Connection } from "../platform.ts";
 import { hashPassword, needsRehash, verifyAgainstDummy, verifyPassword } from "./password.ts";
 import { ConnWriter } from "./conn-writer.ts";
-import { OK } from "./router.ts";
+import { OK, type Staged } from "./router.ts";
 import { TokenBucket } from "./rate-limit.ts";
 import { utf8Length } from "../protocol/utf8.ts";
 import type { ServerContext } from "./context.ts";
@@ -54,6 +55,9 @@ export const GREETING = encode({
   connType: ConnType.Greeting,
 });
 
+/** Unanswered pipelined Messages per connection before it stops reading. */
+const MAX_INFLIGHT = 1024;
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class Session {
@@ -73,6 +77,10 @@ export class Session {
   #busy = false;
   /** Request rate limit, set up once the session is established. */
   #bucket: TokenBucket | null = null;
+  /** Messages validated and queued whose replies are not written yet. */
+  #inflight = 0;
+  /** Settles after the last queued reply is written; never rejects. */
+  #tail: Promise<void> = Promise.resolve();
 
   constructor(private readonly conn: Connection, private readonly ctx: ServerContext) {
     this.#decoder = new FrameDecoder({ maxPayload: ctx.options.maxPayload });
@@ -136,17 +144,25 @@ export class Session {
                 await this.#fail(ErrorCode.RateLimited, "sustained request flood");
                 break;
               }
+              if (this.#inflight > 0) await this.#drainReplies();
               this.#reply(ErrorCode.RateLimited);
               continue;
             }
           }
-          const pending = this.#handle(p);
+          // Only Messages are pipelined; anything else waits until every
+          // earlier reply is out, so replies stay in request order.
+          if (this.#inflight > 0 && type !== PayloadType.Message) await this.#drainReplies();
+          const pending = type === PayloadType.Message && this.#state === State.Established
+            ? this.#message(p as Message, started)
+            : this.#handle(p);
           if (pending !== undefined) {
             this.#busy = true;
             await pending;
             this.#busy = false;
           }
-          this.ctx.metrics.observeRequest(type, (performance.now() - started) / 1000);
+          if (type !== PayloadType.Message) {
+            this.ctx.metrics.observeRequest(type, (performance.now() - started) / 1000);
+          }
           if (this.#isClosed() || this.#stopping) break;
         }
         if (this.#isClosed() || this.#stopping) break;
@@ -158,8 +174,56 @@ export class Session {
         this.ctx.log.error("session failed", { remote: this.remoteIp, error: String(e) });
       }
     } finally {
+      // Answer what was accepted before closing (a graceful stop, or the peer
+      // half-closed after its last request).
+      await this.#drainReplies();
       this.close();
     }
+  }
+
+  /**
+   * A Message on an established client session: validated now (in order),
+   * committed with whatever else is queued, answered when durable. The
+   * session goes on reading meanwhile, up to MAX_INFLIGHT unanswered.
+   */
+  async #message(m: Message, started: number): Promise<void> {
+    let staged: Staged;
+    if (this.#tooLong(m.content)) {
+      staged = ErrorCode.NotFound;
+    } else {
+      try {
+        staged = await this.ctx.router.stageMessage(this, m);
+      } catch (e) {
+        this.ctx.log.warn("request failed", { user: this.address, error: String(e) });
+        staged = ErrorCode.Unavailable;
+      }
+    }
+    const done = typeof staged === "number" ? staged : staged.done;
+    if (typeof done === "number" && this.#inflight === 0) {
+      this.#reply(done);
+      this.ctx.metrics.observeRequest(PayloadType.Message, (performance.now() - started) / 1000);
+      return;
+    }
+    this.#inflight++;
+    this.#tail = this.#tail.then(() => done).then(
+      (code) => this.#replyQueued(code, started),
+      (e) => {
+        this.ctx.log.warn("request failed", { user: this.address, error: String(e) });
+        this.#replyQueued(ErrorCode.Unavailable, started);
+      },
+    );
+    if (this.#inflight >= MAX_INFLIGHT) await this.#drainReplies();
+  }
+
+  #replyQueued(code: number, started: number): void {
+    this.#inflight--;
+    this.#reply(code);
+    this.ctx.metrics.observeRequest(PayloadType.Message, (performance.now() - started) / 1000);
+  }
+
+  /** Waits until every queued reply has been written. */
+  async #drainReplies(): Promise<void> {
+    while (this.#inflight > 0) await this.#tail;
   }
 
   /**
@@ -169,8 +233,9 @@ export class Session {
    */
   shutdown(): void {
     this.#stopping = true;
-    // A session waiting for input has no request in hand: close it now.
-    if (!this.#busy) this.close();
+    // A session waiting for input has no request in hand: close it once its
+    // queued replies are out.
+    if (!this.#busy) void this.#drainReplies().then(() => this.close());
   }
 
   close(): void {
@@ -192,6 +257,7 @@ export class Session {
   /** Error{code}, then close (spec §4: 0x80, 0x81; §6: failed login). */
   async #fail(code: number, reason: string): Promise<void> {
     if (this.#isClosed()) return;
+    await this.#drainReplies();
     if (code === ErrorCode.ProtocolViolation) this.ctx.metrics.protocolErrors++;
     // A peer server that breaks the protocol or floods is also backed off.
     if (
@@ -363,11 +429,7 @@ export class Session {
   #request(p: Payload): Promise<void> | undefined {
     switch (p.type) {
       case PayloadType.Message:
-        if (this.#tooLong(p.content)) {
-          this.#reply(ErrorCode.NotFound);
-          return undefined;
-        }
-        return this.#run(() => this.ctx.router.message(this, p));
+        return this.#message(p, performance.now());
       case PayloadType.Usermode:
         return this.#run(() => this.ctx.router.usermode(this, p.user, p.channel, p.mode));
       case PayloadType.History:
