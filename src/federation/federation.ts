@@ -312,23 +312,26 @@ export class Federation implements RemoteRoute {
           if (!this.#again.has(peer)) return;
           continue;
         }
+        // Entries past the retry age leave whether or not the peer is up.
+        const now = Date.now();
+        const expired = entries.filter((e) => now - e.value.queuedAt > this.#maxAge);
+        if (expired.length > 0) {
+          await this.deps.commits.submit(expired.map((e) => del(e.key as (string | number)[])));
+          this.outboxExpired += expired.length;
+          this.#pending.set(peer, Math.max(0, (this.#pending.get(peer) ?? 0) - expired.length));
+          this.deps.log.warn("outbox entries expired", { peer, count: expired.length });
+          continue;
+        }
         const link = this.#link(peer);
         if (!(await link.ensureUp())) {
-          this.#scheduleRetry(peer, link.backoffMs);
+          this.#scheduleRetry(peer, Math.min(link.backoffMs, this.#maxAge));
           return;
         }
-        const now = Date.now();
         const done: Mutation[] = [];
         const sends: Promise<void>[] = [];
         let linkFailed = false;
         for (const e of entries) {
           const key = e.key as (string | number)[];
-          if (now - e.value.queuedAt > this.#maxAge) {
-            this.outboxExpired++;
-            this.deps.log.warn("outbox entry expired", { peer, queuedAt: e.value.queuedAt });
-            done.push(del(key));
-            continue;
-          }
           // Pipelined: the link keeps them in order and the peer answers in order.
           sends.push(
             link.request(e.value.frame).then(

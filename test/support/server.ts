@@ -11,6 +11,7 @@ import { type ServerOptions, SolecServer } from "../../src/server/server.ts";
 import { hashPassword } from "../../src/server/password.ts";
 import { SolecClient } from "../../src/client/client.ts";
 import { platform } from "./platform.ts";
+import type { ServerIdentity } from "../../src/federation/identity.ts";
 
 export const TEST_DOMAIN = "a.test";
 /** Cheapest accepted scrypt cost: tests log in a lot. */
@@ -39,6 +40,8 @@ export async function startServer(
     dir?: string;
     /** Wraps the store the server uses (e.g. with a FaultyKv). */
     wrapKv?: (kv: Kv) => Kv;
+    /** Makes the server federate. */
+    identity?: ServerIdentity;
   } = {},
 ): Promise<TestServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "solec-test-"));
@@ -53,7 +56,7 @@ export async function startServer(
       passwordCost: TEST_PASSWORD_COST,
       ...options,
     },
-    { net: platform.net, kv: serverKv },
+    { net: platform.net, kv: serverKv, identity: options.identity },
   );
   await server.start();
   const port = server.addr.port;
