@@ -11,6 +11,7 @@ import process from "node:process";
 import type { Message, Payload } from "../../src/protocol/mod.ts";
 import { loadOrCreateIdentity, signServerAuth } from "../../src/federation/identity.ts";
 import { RawClient } from "../support/raw-client.ts";
+import { makeCerts } from "../adapters/helpers.ts";
 import { type SolecClient, SolecError } from "../../src/client/client.ts";
 import { detectRuntime } from "../../src/adapters/runtime.ts";
 import { type RuntimeName, ServerNode } from "../support/node.ts";
@@ -249,5 +250,34 @@ describe(`store and forward: a.test (${here}) → b.test (${other}) while b.test
     assert.equal(cb.pendingMessages, 0);
     const hist = (await cb.history(a1, { count: 100 })).map((m) => m.content);
     assert.deepEqual(hist, got);
+  });
+});
+
+describe(`TLS links: a.test (${here}) → b.test (${other}, TLS listener)`, () => {
+  let A: ServerNode, B: ServerNode;
+  let a1: string, b1: string;
+  before(async () => {
+    [A, B] = await Promise.all([
+      ServerNode.create("a.test", here),
+      ServerNode.create("b.test", other),
+    ]);
+    B.useTls(makeCerts());
+    a1 = await A.addUser("ann");
+    b1 = await B.addUser("ben");
+    await A.contacts(a1, b1);
+    await B.contacts(b1, a1);
+    await Promise.all([A.start(), B.start()]);
+    await A.trust(B);
+    await B.trust(A);
+  });
+  after(async () => {
+    await Promise.all([A?.cleanup(), B?.cleanup()]);
+  });
+
+  it("links over TLS to a peer configured with --tls and its CA, and delivers", async () => {
+    const [ca, cb] = [await A.login(a1), await B.login(b1)];
+    await ca.send(b1, "over tls", 1767500000000);
+    assert.equal((await next(cb)).content, "over tls");
+    assert.match(A.log, /"msg":"peer link up","peer":"b.test"/);
   });
 });

@@ -6,7 +6,7 @@
  * be added while it runs.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -31,6 +31,8 @@ export class ServerNode {
   port = 0;
   log = "";
   #exited: Promise<number | null> | null = null;
+  /** Set by `useTls`: the listener serves TLS and clients trust this CA. */
+  #tls: { certPath: string; keyPath: string; ca: string; caPath: string } | null = null;
   readonly #clients: SolecClient[] = [];
 
   private constructor(
@@ -78,13 +80,25 @@ export class ServerNode {
     });
   }
 
+  /** Serve TLS with this certificate (PEM texts); peers and clients trust `ca`. */
+  useTls(certs: { cert: string; key: string; ca: string }): void {
+    const certPath = join(this.dir, "tls-cert.pem");
+    const keyPath = join(this.dir, "tls-key.pem");
+    const caPath = join(this.dir, "tls-ca.pem");
+    writeFileSync(certPath, certs.cert);
+    writeFileSync(keyPath, certs.key);
+    writeFileSync(caPath, certs.ca);
+    this.#tls = { certPath, keyPath, ca: certs.ca, caPath };
+  }
+
   async trust(peer: ServerNode): Promise<void> {
     await this.withStore((s) =>
       new Peers(s.kv).set({
         domain: peer.domain,
         publicKey: peer.identity.publicKeyBase64,
         address: `127.0.0.1:${peer.port}`,
-        tls: false,
+        tls: peer.#tls !== null,
+        ca: peer.#tls?.caPath,
       })
     );
   }
@@ -112,6 +126,9 @@ export class ServerNode {
       "10",
       "--log-level",
       "debug",
+      ...(this.#tls === null
+        ? []
+        : ["--tls-cert", this.#tls.certPath, "--tls-key", this.#tls.keyPath]),
     ];
     return new Promise((resolve, reject) => {
       const child = spawn(BIN[this.runtime], argv, {
@@ -166,6 +183,7 @@ export class ServerNode {
       net: platform.net,
       hostname: "127.0.0.1",
       port: this.port,
+      tls: this.#tls === null ? undefined : { caCerts: [this.#tls.ca] },
     });
     this.#clients.push(c);
     await c.login(user, `pw-${user.split("@")[0]}`);
