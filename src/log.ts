@@ -1,6 +1,9 @@
 /**
- * Structured logs: one JSON object per line on stderr. Fields are data, never
- * message contents or passwords (callers log addresses and sizes only).
+ * Structured logs: one JSON object per line on stderr,
+ * `{"time","level","msg",...fields}`. Fields are data, never message
+ * contents or passwords: callers log addresses and sizes only, and as a
+ * safety net a field named like a secret or a message body ({@link
+ * SENSITIVE_FIELDS}) is written as "[redacted]" at every level but debug.
  */
 import process from "node:process";
 
@@ -16,6 +19,18 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
 }
 
+/** Field names whose values are only written at debug level. */
+export const SENSITIVE_FIELDS: ReadonlySet<string> = new Set([
+  "password",
+  "passwd",
+  "secret",
+  "content",
+  "body",
+]);
+
+/** Keys every line has; a field of the same name is dropped, not allowed to overwrite them. */
+const RESERVED = new Set(["time", "level", "msg"]);
+
 export function createLogger(
   level: LogLevel,
   sink: (line: string) => void = (l) => process.stderr.write(l + "\n"),
@@ -23,7 +38,16 @@ export function createLogger(
   const min = RANK[level];
   const emit = (lvl: LogLevel, msg: string, fields?: LogFields) => {
     if (RANK[lvl] < min) return;
-    sink(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields }));
+    const record: Record<string, unknown> = { time: new Date().toISOString(), level: lvl, msg };
+    if (fields !== undefined) {
+      for (const [key, value] of Object.entries(fields)) {
+        if (RESERVED.has(key)) continue;
+        record[key] = lvl !== "debug" && SENSITIVE_FIELDS.has(key.toLowerCase())
+          ? "[redacted]"
+          : value;
+      }
+    }
+    sink(JSON.stringify(record));
   };
   return {
     debug: (m, f) => emit("debug", m, f),

@@ -206,14 +206,16 @@ export async function verifyPassword(password: string, phc: string): Promise<boo
 }
 
 /**
- * True when `phc` was not produced with the current policy (`cost`, r = 8,
+ * True when `phc` is weaker than the current policy (cost below `cost`; r = 8,
  * p = 1, 16-byte salt, 32-byte hash), or cannot be parsed: after a successful
  * verify, hash the password again and store the new string.
  */
 export function needsRehash(phc: string, cost: number = DEFAULT_PASSWORD_COST): boolean {
   const parsed = parsePasswordHash(phc);
   if (!parsed) return true;
-  return parsed.ln !== cost || parsed.r !== BLOCK_SIZE || parsed.p !== PARALLELISM ||
+  // Only upwards: a hash an operator made stronger than the server's setting
+  // (e.g. with `user add --password-cost 17`) is never weakened at login.
+  return parsed.ln < cost || parsed.r !== BLOCK_SIZE || parsed.p !== PARALLELISM ||
     parsed.salt.length !== SALT_BYTES || parsed.hash.length !== HASH_BYTES;
 }
 

@@ -62,15 +62,25 @@ export function cleanEnv(): Record<string, string> {
 export interface RunningServer {
   readonly child: ChildProcess;
   readonly port: number;
+  /** The HTTP listener's port, when started with `{ http: true }`. */
+  readonly httpPort: number | undefined;
   stderr(): string;
+  /** Resolves with the exit code once the process has exited. */
+  readonly exited: Promise<number | null>;
+  /** Sends a signal without waiting. */
+  signal(signal: "SIGTERM" | "SIGINT" | "SIGKILL"): void;
   /** Sends a signal and waits for the exit code. */
   stop(signal?: "SIGTERM" | "SIGINT" | "SIGKILL"): Promise<number | null>;
 }
 
-/** Starts `solec serve` and waits for its "listening" log line. */
+/**
+ * Starts `solec serve` and waits for its "listening" log line (and, with
+ * `http`, for the "http listening" line too).
+ */
 export function startSolecServe(
   args: string[],
   env: Record<string, string> = {},
+  options: { http?: boolean } = {},
 ): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -84,7 +94,13 @@ export function startSolecServe(
     );
     let err = "";
     let resolved = false;
-    const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    let gone = false;
+    const exited = new Promise<number | null>((r) =>
+      child.on("close", (code) => {
+        gone = true;
+        r(code);
+      })
+    );
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`serve did not start:\n${err}`));
@@ -92,26 +108,46 @@ export function startSolecServe(
     child.stderr?.on("data", (d) => {
       err += d;
       if (resolved) return;
+      let port: number | undefined;
+      let httpPort: number | undefined;
       for (const line of err.split("\n")) {
         if (!line.startsWith("{")) continue;
-        const rec = JSON.parse(line) as { msg?: string; port?: number };
-        if (rec.msg === "listening" && typeof rec.port === "number") {
-          resolved = true;
-          clearTimeout(timer);
-          resolve({
-            child,
-            port: rec.port,
-            stderr: () => err,
-            async stop(signal = "SIGTERM") {
-              // process.kill, not child.kill: Deno's child_process reports a
-              // child it signalled via child.kill() as killed (code null) even
-              // when it exited normally with code 0.
-              if (child.pid !== undefined) process.kill(child.pid, signal);
-              return await exited;
-            },
-          });
+        let rec: { msg?: string; port?: number };
+        try {
+          rec = JSON.parse(line);
+        } catch {
+          continue; // a line still being written
         }
+        if (rec.msg === "listening" && typeof rec.port === "number") port = rec.port;
+        if (rec.msg === "http listening" && typeof rec.port === "number") httpPort = rec.port;
       }
+      if (port === undefined || (options.http === true && httpPort === undefined)) return;
+      resolved = true;
+      clearTimeout(timer);
+      const send = (signal: "SIGTERM" | "SIGINT" | "SIGKILL") => {
+        // process.kill, not child.kill: Deno's child_process reports a child
+        // it signalled via child.kill() as killed (code null) even when it
+        // exited normally with code 0.
+        if (child.pid === undefined || gone) return;
+        try {
+          process.kill(child.pid, signal);
+        } catch (e) {
+          // It exited between the check and the kill.
+          if ((e as { code?: unknown }).code !== "ESRCH") throw e;
+        }
+      };
+      resolve({
+        child,
+        port,
+        httpPort,
+        stderr: () => err,
+        exited,
+        signal: send,
+        async stop(signal = "SIGTERM") {
+          send(signal);
+          return await exited;
+        },
+      });
     });
     child.on("close", (code) => {
       if (!resolved) {

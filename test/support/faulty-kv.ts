@@ -35,6 +35,9 @@ export class FaultyKv implements Kv {
     }
   }
 
+  /** The failure check as a plain function, for the wrapped iterators and builders. */
+  #checker = (): void => this.#check();
+
   async get<T = KvValue>(key: KvKey): Promise<KvEntryMaybe<T>> {
     this.#check();
     return await this.inner.get<T>(key);
@@ -57,14 +60,14 @@ export class FaultyKv implements Kv {
 
   list<T = KvValue>(selector: KvListSelector, options?: KvListOptions): KvListIterator<T> {
     const inner = this.inner.list<T>(selector, options);
-    const self = this;
+    const check = this.#checker;
     const it: KvListIterator<T> = {
       get cursor() {
         return inner.cursor;
       },
       next(): Promise<IteratorResult<KvEntry<T>>> {
         try {
-          self.#check();
+          check();
         } catch (e) {
           return Promise.reject(e);
         }
@@ -79,7 +82,7 @@ export class FaultyKv implements Kv {
 
   atomic(): AtomicOperation {
     const inner = this.inner.atomic();
-    const self = this;
+    const check = this.#checker;
     const op: AtomicOperation = {
       check(...checks: AtomicCheck[]) {
         inner.check(...checks);
@@ -98,7 +101,7 @@ export class FaultyKv implements Kv {
         return op;
       },
       async commit(): Promise<KvCommitResult | KvCommitError> {
-        self.#check();
+        check();
         return await inner.commit();
       },
     };
