@@ -2,9 +2,9 @@
  * An in-process, non-durable store: tests, `memory:` URLs, and single-process deployments
  * that do not need history across restarts.
  *
- * Entries live in one array sorted by encoded key and are found by binary search. Writing a
- * key greater than every stored key (chat history: keys grow with time) is a plain push, so
- * in-order appends are O(1) amortised; other inserts and deletes shift the array.
+ * Entries live in sorted blocks (see MemoryEngine) and are found by binary search. Writing a
+ * key greater than every stored key is a plain push; other inserts and deletes shift at most
+ * one block.
  */
 import { EngineKv, formatVersionstamp } from "./engine.ts";
 import type { KvEngine, RawCheck, RawEntry, RawMutation } from "./engine.ts";
@@ -26,29 +26,57 @@ function keyId(key: Uint8Array): string {
   return s;
 }
 
+/** Slots per block before it is split in two (keeps inserts O(log n + BLOCK)). */
+const BLOCK = 512;
+
+/** A position: block index and slot index within it. */
+interface Pos {
+  b: number;
+  i: number;
+}
+
 class MemoryEngine implements KvEngine {
   readonly capabilities: KvCapabilities = { durable: false, sharedAcrossProcesses: false };
-  #slots: Slot[] = [];
+  /**
+   * Entries sorted by key, in blocks of at most 2 x BLOCK slots, themselves in
+   * key order (a flat B-tree of height 2). A single sorted array would shift
+   * every later entry on each insert: chat history interleaves many
+   * conversations, so inserts land in the middle, not at the end.
+   */
+  #blocks: Slot[][] = [[]];
   #version = 0;
 
-  /** Index of the first slot whose key is >= `key`. */
-  #lowerBound(key: Uint8Array): number {
-    const slots = this.#slots;
+  /** First position whose key is >= `key` (block index = blocks.length if none). */
+  #lowerBound(key: Uint8Array): Pos {
+    const blocks = this.#blocks;
+    // The first block whose last key is >= key.
     let lo = 0;
-    let hi = slots.length;
+    let hi = blocks.length;
+    const last = blocks[hi - 1];
     // Appends and reads of recent history hit the tail: check it before bisecting.
-    if (hi > 0 && compareBytes(slots[hi - 1].key, key) < 0) return hi;
+    if (last.length === 0 || compareBytes(last[last.length - 1].key, key) < 0) {
+      return { b: hi - 1, i: last.length };
+    }
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (compareBytes(slots[mid].key, key) < 0) lo = mid + 1;
+      const block = blocks[mid];
+      if (compareBytes(block[block.length - 1].key, key) < 0) lo = mid + 1;
       else hi = mid;
     }
-    return lo;
+    const block = blocks[lo];
+    let i = 0;
+    let j = block.length;
+    while (i < j) {
+      const mid = (i + j) >>> 1;
+      if (compareBytes(block[mid].key, key) < 0) i = mid + 1;
+      else j = mid;
+    }
+    return { b: lo, i };
   }
 
   #find(key: Uint8Array): Slot | null {
-    const i = this.#lowerBound(key);
-    const slot = this.#slots[i];
+    const { b, i } = this.#lowerBound(key);
+    const slot = this.#blocks[b][i];
     return slot !== undefined && compareBytes(slot.key, key) === 0 ? slot : null;
   }
 
@@ -66,17 +94,34 @@ class MemoryEngine implements KvEngine {
   }
 
   scan(start: Uint8Array, end: Uint8Array, limit: number, reverse: boolean): RawEntry[] {
-    const slots = this.#slots;
+    const blocks = this.#blocks;
     const out: RawEntry[] = [];
     if (reverse) {
-      for (let i = this.#lowerBound(end) - 1; i >= 0 && out.length < limit; i--) {
-        if (compareBytes(slots[i].key, start) < 0) break;
-        out.push(this.#entry(slots[i]));
+      let { b, i } = this.#lowerBound(end);
+      i--;
+      while (b >= 0 && out.length < limit) {
+        if (i < 0) {
+          if (--b < 0) break;
+          i = blocks[b].length - 1;
+          continue;
+        }
+        const slot = blocks[b][i];
+        if (compareBytes(slot.key, start) < 0) break;
+        out.push(this.#entry(slot));
+        i--;
       }
     } else {
-      for (let i = this.#lowerBound(start); i < slots.length && out.length < limit; i++) {
-        if (compareBytes(slots[i].key, end) >= 0) break;
-        out.push(this.#entry(slots[i]));
+      let { b, i } = this.#lowerBound(start);
+      while (b < blocks.length && out.length < limit) {
+        if (i >= blocks[b].length) {
+          b++;
+          i = 0;
+          continue;
+        }
+        const slot = blocks[b][i];
+        if (compareBytes(slot.key, end) >= 0) break;
+        out.push(this.#entry(slot));
+        i++;
       }
     }
     return out;
@@ -119,28 +164,34 @@ class MemoryEngine implements KvEngine {
   }
 
   #put(key: Uint8Array, value: Uint8Array, version: number): void {
-    const slots = this.#slots;
-    const i = this.#lowerBound(key);
-    if (i === slots.length) {
-      slots.push({ key, value, version });
-    } else if (compareBytes(slots[i].key, key) === 0) {
-      slots[i].value = value;
-      slots[i].version = version;
-    } else {
-      slots.splice(i, 0, { key, value, version });
+    const { b, i } = this.#lowerBound(key);
+    const block = this.#blocks[b];
+    const slot = block[i];
+    if (slot !== undefined && compareBytes(slot.key, key) === 0) {
+      slot.value = value;
+      slot.version = version;
+      return;
+    }
+    if (i === block.length) block.push({ key, value, version });
+    else block.splice(i, 0, { key, value, version });
+    if (block.length > 2 * BLOCK) {
+      this.#blocks.splice(b, 1, block.slice(0, BLOCK), block.slice(BLOCK));
     }
   }
 
   #remove(key: Uint8Array): void {
-    const i = this.#lowerBound(key);
-    const slot = this.#slots[i];
-    if (slot !== undefined && compareBytes(slot.key, key) === 0) this.#slots.splice(i, 1);
+    const { b, i } = this.#lowerBound(key);
+    const block = this.#blocks[b];
+    const slot = block[i];
+    if (slot === undefined || compareBytes(slot.key, key) !== 0) return;
+    block.splice(i, 1);
+    if (block.length === 0 && this.#blocks.length > 1) this.#blocks.splice(b, 1);
   }
 
   ping(): void {}
 
   close(): void {
-    this.#slots = [];
+    this.#blocks = [[]];
   }
 }
 

@@ -1,3 +1,4 @@
+import { setImmediate } from "node:timers";
 import type { Connection } from "../platform.ts";
 
 /** Where a writer counts what it sent (shared by all connections). */
@@ -10,7 +11,8 @@ export interface WriterMetrics {
  * A connection's output: ordered, batched, bounded.
  *
  * - Frames written in one turn of the event loop leave in one socket write
- *   (copied into one buffer), and at most one write is in flight.
+ *   (copied into one buffer, flushed from setImmediate), and at most one
+ *   write is in flight.
  * - `push()` is for frames the server sends on its own (deliveries). While a
  *   sequence is open (a History or List reply, or the inbox at login) pushes
  *   are held back and follow the sequence, which spec §6 requires never to be
@@ -95,7 +97,10 @@ export class ConnWriter {
     if (this.#checkBound()) return;
     if (!this.#scheduled && this.#inFlight === 0) {
       this.#scheduled = true;
-      queueMicrotask(this.#flush);
+      // After this turn's I/O callbacks and promise continuations: every
+      // frame produced in the turn (a whole commit's replies and deliveries)
+      // leaves in one write, not one write per frame.
+      setImmediate(this.#flush);
     }
   }
 

@@ -72,6 +72,9 @@ interface MemberCache {
 }
 
 const INBOX_BATCH = 500;
+/** How long a checked contact pair is trusted without asking the store again. */
+const ALLOWED_TTL_MS = 5000;
+const ALLOWED_MAX = 100_000;
 
 export class Router {
   remote: RemoteRoute | null = null;
@@ -80,6 +83,8 @@ export class Router {
   /** Local members of remote channels (this server fans their messages out locally). */
   readonly #remoteMembers = new Map<string, Set<string>>();
   readonly #inboxChains = new Map<string, Promise<void>>();
+  /** "source\0target" → until when a direct message between them is known to be allowed. */
+  readonly #allowed = new Map<string, number>();
 
   constructor(
     private readonly options: RouterOptions,
@@ -129,14 +134,7 @@ export class Router {
     if (target.kind === "channel") {
       return await this.stageChannel(from, source.full, target.full, m.timestamp, frame, null);
     }
-    const [user, forward, back] = await this.store.kv.getMany([
-      userKey(target.full),
-      contactKey(source.full, target.full),
-      contactKey(target.full, source.full),
-    ]);
-    if (user.versionstamp === null || forward.versionstamp === null || back.versionstamp === null) {
-      return ErrorCode.NotFound;
-    }
+    if (!(await this.#mayMessage(source.full, target.full))) return ErrorCode.NotFound;
     const stored = this.storeDirect(source.full, target.full, m.timestamp, frame);
     return {
       done: stored.then(() => {
@@ -145,6 +143,38 @@ export class Router {
         return OK;
       }),
     };
+  }
+
+  /**
+   * Whether `source` may message local `target`: the target exists and both
+   * have each other in contacts. A yes is remembered for a few seconds, so a
+   * conversation costs the store three reads per few seconds rather than per
+   * message; contact changes made through this server take effect at once,
+   * changes made by the operator's CLI within ALLOWED_TTL_MS.
+   */
+  async #mayMessage(source: string, target: string): Promise<boolean> {
+    const id = `${source}\u0000${target}`;
+    const now = Date.now();
+    const until = this.#allowed.get(id);
+    if (until !== undefined && until > now) return true;
+    const [user, forward, back] = await this.store.kv.getMany([
+      userKey(target),
+      contactKey(source, target),
+      contactKey(target, source),
+    ]);
+    if (user.versionstamp === null || forward.versionstamp === null || back.versionstamp === null) {
+      this.#allowed.delete(id);
+      return false;
+    }
+    if (this.#allowed.size >= ALLOWED_MAX) this.#allowed.clear();
+    this.#allowed.set(id, now + ALLOWED_TTL_MS);
+    return true;
+  }
+
+  /** Forgets remembered permissions between two users (a contact changed). */
+  #forgetAllowed(a: string, b: string): void {
+    this.#allowed.delete(`${a}\u0000${b}`);
+    this.#allowed.delete(`${b}\u0000${a}`);
   }
 
   /**
@@ -337,6 +367,7 @@ export class Router {
   }
 
   async #contact(owner: string, other: Address, mode: number): Promise<number> {
+    this.#forgetAllowed(owner, other.full);
     if (mode === 1) {
       if (this.#isLocal(other) && !(await this.store.users.exists(other.full))) {
         return ErrorCode.NotFound;
@@ -344,6 +375,8 @@ export class Router {
       await this.commits.submit([this.store.contacts.addMutation(owner, other.full)]);
     } else {
       await this.commits.submit([this.store.contacts.removeMutation(owner, other.full)]);
+      // Again after the commit: a message checked meanwhile may have re-cached the pair.
+      this.#forgetAllowed(owner, other.full);
     }
     return OK;
   }

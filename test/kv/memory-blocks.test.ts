@@ -1,0 +1,64 @@
+/**
+ * MemoryKv keeps entries in sorted blocks that split and vanish as they fill
+ * and empty: random interleaved writes and deletes must list exactly like a
+ * plain sorted model, forwards, backwards and by range.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { MemoryKv } from "../../src/kv/memory.ts";
+
+describe("MemoryKv blocks", () => {
+  it("matches a sorted model under random inserts and deletes across many blocks", async () => {
+    const kv = new MemoryKv();
+    const model = new Map<number, number>();
+    let seed = 7;
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    for (let round = 0; round < 20; round++) {
+      const atomic = kv.atomic();
+      for (let j = 0; j < 500; j++) {
+        const k = rand(6000);
+        if (rand(4) === 0) {
+          atomic.delete(["k", k]);
+          model.delete(k);
+        } else {
+          atomic.set(["k", k], round);
+          model.set(k, round);
+        }
+      }
+      assert.ok((await atomic.commit()).ok);
+    }
+    const expected = [...model.keys()].sort((a, b) => a - b);
+    const listed: number[] = [];
+    for await (const e of kv.list<number>({ prefix: ["k"] })) {
+      listed.push(e.key[1] as number);
+      assert.equal(e.value, model.get(e.key[1] as number));
+    }
+    assert.deepEqual(listed, expected);
+    const back: number[] = [];
+    for await (const e of kv.list({ prefix: ["k"] }, { reverse: true })) {
+      back.push(e.key[1] as number);
+    }
+    assert.deepEqual(back, [...expected].reverse());
+    const range: number[] = [];
+    for await (const e of kv.list({ start: ["k", 1000], end: ["k", 2000] })) {
+      range.push(e.key[1] as number);
+    }
+    assert.deepEqual(range, expected.filter((k) => k >= 1000 && k < 2000));
+    const rangeBack: number[] = [];
+    for await (const e of kv.list({ start: ["k", 1000], end: ["k", 2000] }, { reverse: true })) {
+      rangeBack.push(e.key[1] as number);
+    }
+    assert.deepEqual(rangeBack, expected.filter((k) => k >= 1000 && k < 2000).reverse());
+    for (const k of [0, 1, 2999, 5999, 6000]) {
+      assert.equal((await kv.get(["k", k])).value, model.get(k) ?? null);
+    }
+    // Empty it completely, then use it again.
+    const atomic = kv.atomic();
+    for (const k of expected) atomic.delete(["k", k]);
+    await atomic.commit();
+    for await (const _ of kv.list({ prefix: [] })) assert.fail("not empty");
+    await kv.set(["k", 1], 1);
+    assert.equal((await kv.get(["k", 1])).value, 1);
+    await kv.close();
+  });
+});
