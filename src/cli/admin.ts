@@ -97,7 +97,7 @@ export async function userCommand(
       for (const u of await store.users.list()) io.out(u);
       return;
     default:
-      throw new UsageError(`usage: solec user add|del|passwd|list [NAME]`);
+      throw new UsageError(`usage: solec user add|del|passwd|list [NAME], or solec user import`);
   }
 }
 
@@ -107,7 +107,9 @@ export async function contactCommand(
   args: string[],
 ): Promise<void> {
   if (sub !== "add" && sub !== "del" && sub !== "list") {
-    throw new UsageError("usage: solec contact add|del A B, or solec contact list USER");
+    throw new UsageError(
+      "usage: solec contact add|del A B, solec contact list USER, or solec contact import",
+    );
   }
   const { store, io, domain } = ctx;
   if (sub === "list") {
@@ -167,4 +169,190 @@ export async function channelCommand(
     default:
       throw new UsageError("usage: solec channel add|del|list [#NAME]");
   }
+}
+
+// ---------------------------------------------------------------------------
+// Bulk imports: `solec user import` and `solec contact import`
+
+/** Lines committed per store transaction by the import commands. */
+export const IMPORT_BATCH_LINES = 500;
+
+/** One non-blank, non-comment line of an import, with its 1-based line number. */
+interface ImportLine {
+  readonly line: number;
+  readonly text: string;
+}
+
+/** "1 user", "2 users". */
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
+/** Runs `f`, prefixing a UsageError it throws with the line number. */
+const prefixLine = <T>(line: number, f: () => T): T => {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof UsageError) throw new UsageError(`line ${line}: ${e.message}`);
+    throw e;
+  }
+};
+
+/**
+ * Reads `io.lines()` in batches of {@link IMPORT_BATCH_LINES} data lines
+ * (blank lines and `#` comments are skipped), calling `parse` on each line as
+ * it arrives and `commit` once per batch. A parse error (UsageError, exit 2)
+ * or a conflict (CommandFailed, exit 1) stops the import before anything of
+ * the current batch is written; the message then also says what earlier
+ * batches committed.
+ */
+async function importBatches<T>(
+  io: CliIo,
+  what: string,
+  parse: (l: ImportLine) => T | null,
+  commit: (batch: T[]) => Promise<number>,
+): Promise<number> {
+  let done = 0;
+  let lineNo = 0;
+  let batchStart = 1;
+  let batch: T[] = [];
+  try {
+    for await (const raw of io.lines()) {
+      lineNo++;
+      const text = raw.trim();
+      if (text === "" || text.startsWith("#")) continue;
+      if (batch.length === 0) batchStart = lineNo;
+      const item = parse({ line: lineNo, text: raw.replace(/^\s+/, "") });
+      if (item === null) continue;
+      batch.push(item);
+      if (batch.length >= IMPORT_BATCH_LINES) {
+        done += await commit(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) done += await commit(batch);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof CommandFailed) {
+      const Ctor = e instanceof UsageError ? UsageError : CommandFailed;
+      const before = `imported ${count(done, what)} from the lines before ${batchStart}`;
+      const tail = done === 0 ? "nothing was imported" : `${before}, nothing from there on`;
+      throw new Ctor(`${e.message}; ${tail}`);
+    }
+    throw e;
+  }
+  return done;
+}
+
+/**
+ * `solec user import`: stdin lines `ADDRESS PASSWORD` (ADDRESS a bare name on
+ * the domain or a full address; the password is the rest of the line after
+ * the spaces following the address, so it may contain spaces). Per batch:
+ * existing users are looked up in one read, passwords are hashed concurrently
+ * (at `--password-cost`, as many at once as the hashing pool allows), and the
+ * accounts are created in one transaction that fails if any exists.
+ */
+export async function userImport(
+  ctx: AdminContext,
+  options: { readonly skipExisting: boolean },
+): Promise<void> {
+  const { store, io, domain } = ctx;
+  const firstLine = new Map<string, number>();
+  let skipped = 0;
+  interface Account {
+    readonly line: number;
+    readonly user: string;
+    readonly password: string;
+  }
+  const parse = ({ line, text }: ImportLine): Account | null => {
+    const m = /^(\S+)[ \t]+(.*)$/.exec(text);
+    const name = m?.[1] ?? text.split(/\s/)[0];
+    const user = prefixLine(line, () => localUser(name, domain));
+    const password = m?.[2] ?? "";
+    if (password.trim() === "") {
+      throw new UsageError(`line ${line}: user ${user} has no password (ADDRESS PASSWORD)`);
+    }
+    const earlier = firstLine.get(user);
+    if (earlier !== undefined) {
+      if (options.skipExisting) {
+        skipped++;
+        return null;
+      }
+      throw new CommandFailed(`line ${line}: user ${user} already appears on line ${earlier}`);
+    }
+    firstLine.set(user, line);
+    return { line, user, password };
+  };
+  const commit = async (batch: Account[]): Promise<number> => {
+    const hashes = new Map<string, Promise<string>>();
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const existing = await store.users.existing(batch.map((a) => a.user));
+      if (existing.size > 0) {
+        if (!options.skipExisting) {
+          const first = batch.find((a) => existing.has(a.user))!;
+          throw new CommandFailed(
+            `line ${first.line}: user ${first.user} already exists (--skip-existing skips such lines)`,
+          );
+        }
+        skipped += existing.size;
+        batch = batch.filter((a) => !existing.has(a.user));
+      }
+      for (const a of batch) {
+        if (!hashes.has(a.user)) {
+          hashes.set(a.user, hashPassword(a.password, { cost: ctx.passwordCost }));
+        }
+      }
+      const accounts = await Promise.all(
+        batch.map(async (a) => ({ user: a.user, phc: await hashes.get(a.user)! })),
+      );
+      // The check in addMany catches users created meanwhile (e.g. by `user add`): look again.
+      if (await store.users.addMany(accounts)) return accounts.length;
+    }
+    throw new CommandFailed("the store kept changing during the import; try again");
+  };
+  const imported = await importBatches(io, "user", parse, commit);
+  io.out(
+    `imported ${count(imported, "user")}${skipped > 0 ? ` (${skipped} existing skipped)` : ""}`,
+  );
+}
+
+/**
+ * `solec contact import`: stdin lines `A B`, each pair made mutual contacts
+ * like `contact add A B` (each local user of the pair gets the other; local
+ * users must exist). One store transaction per batch.
+ */
+export async function contactImport(ctx: AdminContext): Promise<void> {
+  const { store, io, domain } = ctx;
+  interface Pair {
+    readonly line: number;
+    readonly a: string;
+    readonly b: string;
+  }
+  const isLocal = (u: string) => u.endsWith(`@${domain}`);
+  const parse = ({ line, text }: ImportLine): Pair => {
+    const fields = text.trim().split(/\s+/);
+    if (fields.length !== 2) {
+      throw new UsageError(
+        `line ${line}: expected two user addresses "A B", found ${fields.length} fields`,
+      );
+    }
+    const a = prefixLine(line, () => anyUser(fields[0], domain, "first user"));
+    const b = prefixLine(line, () => anyUser(fields[1], domain, "second user"));
+    if (a === b) throw new UsageError(`line ${line}: a contact pair needs two different users`);
+    if (!isLocal(a) && !isLocal(b)) {
+      throw new UsageError(`line ${line}: neither ${a} nor ${b} is a user of ${domain}`);
+    }
+    return { line, a, b };
+  };
+  const commit = async (batch: Pair[]): Promise<number> => {
+    const locals = [...new Set(batch.flatMap((p) => [p.a, p.b].filter(isLocal)))];
+    const existing = await store.users.existing(locals);
+    for (const p of batch) {
+      for (const u of [p.a, p.b]) {
+        if (isLocal(u) && !existing.has(u)) throw new CommandFailed(`line ${p.line}: no user ${u}`);
+      }
+    }
+    const mutations = store.contacts.mutualMutations(batch.map((p) => [p.a, p.b]), isLocal);
+    await apply(store.kv.atomic(), mutations).commit();
+    return batch.length;
+  };
+  const imported = await importBatches(io, "contact pair", parse, commit);
+  io.out(`imported ${count(imported, "contact pair")}`);
 }

@@ -11,7 +11,14 @@ import type { ExtraOptions } from "../config/load.ts";
 import type { Kv } from "../kv/kv.ts";
 import type { Platform } from "../platform.ts";
 import { Store } from "../store/mod.ts";
-import { channelCommand, CommandFailed, contactCommand, userCommand } from "./admin.ts";
+import {
+  channelCommand,
+  CommandFailed,
+  contactCommand,
+  contactImport,
+  userCommand,
+  userImport,
+} from "./admin.ts";
 import { type CliIo, processIo, UsageError } from "./io.ts";
 import { serve } from "./serve.ts";
 import { chatCommand } from "./chat-command.ts";
@@ -20,6 +27,7 @@ import { keyCommand, peerCommand } from "./peer-commands.ts";
 
 const OPTIONS = {
   "password-stdin": { type: "boolean" },
+  "skip-existing": { type: "boolean" },
   server: { type: "string" },
   address: { type: "string" },
   tls: { type: "boolean" },
@@ -37,9 +45,12 @@ commands:
   user passwd NAME               change a password (same password options)
   user del NAME                  delete a user with contacts, memberships and inbox
   user list                      list users
+  user import                    create users from stdin lines "ADDRESS PASSWORD" (500 per
+                                 transaction; # comments; --skip-existing skips existing users)
   contact add A B                make A and B mutual contacts (each local user gets the other)
   contact del A B                remove both directions
   contact list USER              list a user's contacts
+  contact import                 make pairs mutual contacts from stdin lines "A B"
   channel add #NAME              create a channel
   channel del #NAME              delete a channel and its memberships
   channel list                   list channels with member counts
@@ -99,9 +110,17 @@ export async function main(
     };
     switch (command) {
       case "user":
+        if (sub === "import") {
+          await userImport(ctx, { skipExisting: extra["skip-existing"] === true });
+          return 0;
+        }
         await userCommand(ctx, sub, rest, extra["password-stdin"] === true);
         return 0;
       case "contact":
+        if (sub === "import") {
+          await contactImport(ctx);
+          return 0;
+        }
         await contactCommand(ctx, sub, rest);
         return 0;
       case "channel":

@@ -10,6 +10,23 @@ export class Contacts {
     return set(contactKey(owner, other), now);
   }
 
+  /**
+   * Mutations making each pair mutual contacts, as `contact add` does: each
+   * user of a pair for whom `isLocal` holds gets the other (batch imports).
+   */
+  mutualMutations(
+    pairs: readonly (readonly [string, string])[],
+    isLocal: (user: string) => boolean,
+    now = Date.now(),
+  ): Mutation[] {
+    const out: Mutation[] = [];
+    for (const [a, b] of pairs) {
+      if (isLocal(a)) out.push(this.addMutation(a, b, now));
+      if (isLocal(b)) out.push(this.addMutation(b, a, now));
+    }
+    return out;
+  }
+
   removeMutation(owner: string, other: string): Mutation {
     return del(contactKey(owner, other));
   }

@@ -32,6 +32,34 @@ export class Users {
     return res.ok;
   }
 
+  /** Which of `users` exist, read from one snapshot (batch imports). */
+  async existing(users: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    if (users.length === 0) return found;
+    const entries = await this.kv.getMany(users.map(userKey));
+    entries.forEach((e, i) => {
+      if (e.versionstamp !== null) found.add(users[i]);
+    });
+    return found;
+  }
+
+  /**
+   * Creates all the accounts in one transaction (batch imports): each must
+   * not exist yet; false, with nothing written, if any does.
+   */
+  async addMany(
+    accounts: readonly { readonly user: string; readonly phc: string }[],
+    now = Date.now(),
+  ): Promise<boolean> {
+    if (accounts.length === 0) return true;
+    const atomic = this.kv.atomic();
+    for (const { user, phc } of accounts) {
+      const record: UserRecord = { phc, created: now };
+      atomic.check({ key: userKey(user), versionstamp: null }).set(userKey(user), { ...record });
+    }
+    return (await atomic.commit()).ok;
+  }
+
   /** Replaces the password hash; false if there is no such user. */
   async setPassword(user: string, phc: string): Promise<boolean> {
     const cur = await this.kv.get<UserRecord>(userKey(user));

@@ -130,7 +130,15 @@ describe("solec CLI", () => {
 
   it("adds, lists and deletes peers, and validates their fields", async () => {
     const key = "A".repeat(43) + "=";
-    let r = await runSolec(["peer", "add", "b.test", key, "--address", "127.0.0.1:7000", ...common]);
+    let r = await runSolec([
+      "peer",
+      "add",
+      "b.test",
+      key,
+      "--address",
+      "127.0.0.1:7000",
+      ...common,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     r = await runSolec(["peer", "add", "c.test", key, "--tls", ...common]);
     assert.equal(r.code, 0, r.stderr);

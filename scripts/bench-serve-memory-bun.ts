@@ -1,0 +1,6 @@
+/** Bun entry of scripts/bench-serve-memory.ts (adapter imported statically, like src/main/bun.ts). */
+import process from "node:process";
+import { platform } from "../src/adapters/bun/mod.ts";
+import { serveMemory } from "./bench-serve-memory.ts";
+
+process.exit(await serveMemory(process.argv.slice(2), platform));
