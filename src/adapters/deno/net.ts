@@ -20,8 +20,14 @@ import type {
   NetAddr,
 } from "../../platform.ts";
 
-/** Size of the reusable read buffer; each chunk is copied out at its exact size. */
-const READ_BUFFER_SIZE = 64 * 1024;
+/**
+ * The reusable read buffer starts small and doubles, up to the maximum, each
+ * time a read fills it: an idle connection (thousands of them wait in read)
+ * costs 4 KiB, a busy one reads up to 64 KiB at a time. Each chunk is copied
+ * out at its exact size.
+ */
+const READ_BUFFER_MIN = 4 * 1024;
+const READ_BUFFER_MAX = 64 * 1024;
 /** A TLS peer that has not finished its handshake by then is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Longest pause between retries after an unexpected accept() error (e.g. EMFILE). */
@@ -51,7 +57,7 @@ class DenoConnection implements Connection {
   readonly #conn: DenoConn;
   readonly #resolveClosed: () => void;
   #isClosed = false;
-  readonly #buffer = new Uint8Array(READ_BUFFER_SIZE);
+  #buffer = new Uint8Array(READ_BUFFER_MIN);
   /** Reads run one at a time (they share #buffer), even across iterators. */
   #readTail: Promise<unknown> = Promise.resolve();
   /** Sends run one at a time, in call order. */
@@ -113,7 +119,13 @@ class DenoConnection implements Connection {
         break;
       }
       // n === 0 is not EOF (Deno's docs): read again.
-      if (n > 0) return { done: false, value: this.#buffer.slice(0, n) };
+      if (n > 0) {
+        const chunk = this.#buffer.slice(0, n);
+        if (n === this.#buffer.length && n < READ_BUFFER_MAX) {
+          this.#buffer = new Uint8Array(n * 2);
+        }
+        return { done: false, value: chunk };
+      }
     }
     return DONE;
   }
