@@ -23,10 +23,14 @@ export interface WriterMetrics {
 export class ConnWriter {
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
+  /** Of `#queuedBytes`, those from `push()`. */
+  #queuedPushBytes = 0;
   #held: Uint8Array[] = [];
   #heldBytes = 0;
   #sequence = 0;
   #inFlight = 0;
+  /** Of `#inFlight`, those from `push()`. */
+  #inFlightPush = 0;
   #scheduled = false;
   #closed = false;
   #drainWaiters: (() => void)[] = [];
@@ -46,13 +50,18 @@ export class ConnWriter {
     return this.#closed;
   }
 
+  /**
+   * A reply. Not counted against the bound: a reply answers the client's own
+   * request, and the session paces requests by its output (it reads no
+   * further request while more than half the bound is unsent), so one reply
+   * larger than the bound (a History of 500 messages of 4 KiB) is fine.
+   */
   write(frame: Uint8Array): void {
     if (this.#closed) return;
-    this.#queue.push(frame);
-    this.#queuedBytes += frame.length;
-    this.#afterAdd();
+    this.#enqueue(frame);
   }
 
+  /** A frame the server sends on its own; the bound applies to these. */
   push(frame: Uint8Array): void {
     if (this.#closed) return;
     if (this.#sequence > 0) {
@@ -61,7 +70,9 @@ export class ConnWriter {
       this.#checkBound();
       return;
     }
-    this.write(frame);
+    this.#queuedPushBytes += frame.length;
+    this.#enqueue(frame);
+    this.#checkBound();
   }
 
   beginSequence(): void {
@@ -72,8 +83,9 @@ export class ConnWriter {
     if (--this.#sequence > 0 || this.#held.length === 0) return;
     const held = this.#held;
     this.#held = [];
+    this.#queuedPushBytes += this.#heldBytes;
     this.#heldBytes = 0;
-    for (const f of held) this.write(f);
+    for (const f of held) this.#enqueue(f);
   }
 
   /** Resolves once everything written so far has been handed to the socket. */
@@ -89,12 +101,13 @@ export class ConnWriter {
     this.#closed = true;
     this.#queue = [];
     this.#held = [];
-    this.#queuedBytes = this.#heldBytes = 0;
+    this.#queuedBytes = this.#heldBytes = this.#queuedPushBytes = 0;
     this.#wakeDrainWaiters();
   }
 
-  #afterAdd(): void {
-    if (this.#checkBound()) return;
+  #enqueue(frame: Uint8Array): void {
+    this.#queue.push(frame);
+    this.#queuedBytes += frame.length;
     if (!this.#scheduled && this.#inFlight === 0) {
       this.#scheduled = true;
       // After this turn's I/O callbacks and promise continuations: every
@@ -104,8 +117,11 @@ export class ConnWriter {
     }
   }
 
+  /** Unsent pushes over the bound: the reader is too slow; close. */
   #checkBound(): boolean {
-    if (this.buffered <= this.maxBuffered) return false;
+    if (this.#queuedPushBytes + this.#heldBytes + this.#inFlightPush <= this.maxBuffered) {
+      return false;
+    }
     this.close();
     this.onOverflow();
     return true;
@@ -116,8 +132,9 @@ export class ConnWriter {
     if (this.#closed || this.#inFlight > 0 || this.#queue.length === 0) return;
     const frames = this.#queue;
     const size = this.#queuedBytes;
+    this.#inFlightPush = this.#queuedPushBytes;
     this.#queue = [];
-    this.#queuedBytes = 0;
+    this.#queuedBytes = this.#queuedPushBytes = 0;
     let data: Uint8Array;
     if (frames.length === 1) {
       data = frames[0];
@@ -137,13 +154,13 @@ export class ConnWriter {
 
   #written = (): void => {
     if (this.metrics !== null) this.metrics.bytesSent += this.#inFlight;
-    this.#inFlight = 0;
+    this.#inFlight = this.#inFlightPush = 0;
     if (this.#queue.length > 0) this.#flush();
     else this.#wakeDrainWaiters();
   };
 
   #failed = (): void => {
-    this.#inFlight = 0;
+    this.#inFlight = this.#inFlightPush = 0;
     this.close();
   };
 

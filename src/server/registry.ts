@@ -6,6 +6,8 @@ export interface Deliverable {
   /** A frame that is part of the inbox sequence at login (sent at once). */
   readonly loggingIn: boolean;
   write(frame: Uint8Array): void;
+  /** Resolves once everything written or pushed so far was handed to the socket (or it closed). */
+  flushed(): Promise<void>;
 }
 
 /** Who is connected: user address → their logged-in connections. */

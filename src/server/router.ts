@@ -16,8 +16,8 @@ import {
   del,
   joinedKey,
   type Mutation,
+  REMOTE_MEMBERS,
   remoteMemberKey,
-  remoteMembersOf,
   set as set_,
   type Store,
   userKey,
@@ -72,6 +72,9 @@ interface MemberCache {
 }
 
 const INBOX_BATCH = 500;
+/** Bytes of one inbox batch at most (at least one message): under the smallest output bound. */
+const INBOX_BATCH_BYTES = 32 * 1024;
+const NO_MEMBERS: ReadonlySet<string> = new Set();
 /** How long a checked contact pair is trusted without asking the store again. */
 const ALLOWED_TTL_MS = 5000;
 const ALLOWED_MAX = 100_000;
@@ -304,22 +307,27 @@ export class Router {
     return members;
   }
 
-  /** Local members of a remote channel (loaded once, then kept in step). */
-  async remoteMembers(channel: string): Promise<Set<string>> {
-    let set = this.#remoteMembers.get(channel);
-    if (set === undefined) {
-      set = new Set();
-      for await (const e of this.store.kv.list({ prefix: remoteMembersOf(channel) })) {
-        set.add(e.key[2] as string);
-      }
-      this.#remoteMembers.set(channel, set);
+  /**
+   * Loads the local members of every remote channel; called once at start.
+   * From then on the map is complete (joins and leaves keep it in step), so
+   * lookups never touch the store nor add entries for names nobody joined.
+   */
+  async loadRemoteMembers(): Promise<void> {
+    for await (const e of this.store.kv.list({ prefix: REMOTE_MEMBERS })) {
+      const channel = e.key[1] as string;
+      let set = this.#remoteMembers.get(channel);
+      if (set === undefined) this.#remoteMembers.set(channel, set = new Set());
+      set.add(e.key[2] as string);
     }
-    return set;
+  }
+
+  /** Local members of a remote channel (empty if none; never cached for unknown names). */
+  remoteMembers(channel: string): Promise<ReadonlySet<string>> {
+    return Promise.resolve(this.#remoteMembers.get(channel) ?? NO_MEMBERS);
   }
 
   /** Records a local user's join/leave of a remote channel after its home said Success. */
   async recordRemoteMembership(channel: string, user: string, mode: number): Promise<void> {
-    const set = await this.remoteMembers(channel);
     await this.commits.submit(
       mode === 1
         ? [
@@ -328,8 +336,14 @@ export class Router {
         ]
         : [del(remoteMemberKey(channel, user)), del(joinedKey(user, channel))],
     );
-    if (mode === 1) set.add(user);
-    else set.delete(user);
+    let set = this.#remoteMembers.get(channel);
+    if (mode === 1) {
+      if (set === undefined) this.#remoteMembers.set(channel, set = new Set());
+      set.add(user);
+    } else if (set !== undefined) {
+      set.delete(user);
+      if (set.size === 0) this.#remoteMembers.delete(channel);
+    }
   }
 
   /** Delivers a remote channel's message to this server's members (except `except`). */
@@ -471,8 +485,13 @@ export class Router {
   async #drain(user: string): Promise<void> {
     for (;;) {
       if (!this.registry.isOnline(user)) return;
-      const entries = await this.store.inbox.take(user, INBOX_BATCH);
-      if (entries.length === 0) return;
+      const taken = await this.store.inbox.take(user, INBOX_BATCH);
+      if (taken.length === 0) return;
+      let n = 0, bytes = 0;
+      while (n < taken.length && (n === 0 || bytes + taken[n].frame.length <= INBOX_BATCH_BYTES)) {
+        bytes += taken[n++].frame.length;
+      }
+      const entries = n === taken.length ? taken : taken.slice(0, n);
       const sessions = this.registry.sessions(user);
       if (sessions === undefined) return;
       for (const e of entries) {
@@ -480,8 +499,12 @@ export class Router {
         // others (already established) as ordinary pushes.
         for (const s of sessions) s.loggingIn ? s.write(e.frame) : s.push(e.frame);
       }
+      // Removed from the inbox only once handed to a connection that is
+      // still open: one dropped meanwhile (too slow) leaves them for the next login.
+      await Promise.all([...sessions].map((s) => s.flushed()));
+      if (!this.registry.isOnline(user)) return;
       await this.commits.submit(entries.map((e) => del(e.key)));
-      if (entries.length < INBOX_BATCH) return;
+      if (taken.length < INBOX_BATCH && n === taken.length) return;
     }
   }
 }

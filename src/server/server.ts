@@ -127,6 +127,7 @@ export class SolecServer {
       this.registry,
       this.log,
     );
+    await this.#router.loadRemoteMembers();
     if (this.deps.identity !== undefined) {
       this.#federation = new Federation(
         {

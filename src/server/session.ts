@@ -58,8 +58,6 @@ export const GREETING = encode({
 /** Unanswered pipelined Messages per connection before it stops reading. */
 const MAX_INFLIGHT = 1024;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 export class Session {
   #state: State = State.AwaitHandshake;
   readonly writer: ConnWriter;
@@ -77,6 +75,8 @@ export class Session {
   #busy = false;
   /** Request rate limit, set up once the session is established. */
   #bucket: TokenBucket | null = null;
+  /** Called once when the session closes. */
+  readonly #onClose: (() => void)[] = [];
   /** Messages validated and queued whose replies are not written yet. */
   #inflight = 0;
   /** Settles after the last queued reply is written; never rejects. */
@@ -114,6 +114,10 @@ export class Session {
     this.writer.write(frame);
   }
 
+  flushed(): Promise<void> {
+    return this.writer.flushed();
+  }
+
   /** Runs the session until the connection ends. Never throws. */
   async run(): Promise<void> {
     this.writer.write(GREETING);
@@ -148,6 +152,12 @@ export class Session {
               this.#reply(ErrorCode.RateLimited);
               continue;
             }
+          }
+          // Replies are not cut by the output bound (ConnWriter.write): a
+          // client that does not read them is simply not read either.
+          if (this.writer.buffered > this.ctx.options.maxOutputBytes / 2) {
+            await this.writer.flushed();
+            if (this.#isClosed()) break;
           }
           // Only Messages are pipelined; anything else waits until every
           // earlier reply is out, so replies stay in request order.
@@ -238,8 +248,21 @@ export class Session {
     if (!this.#busy) void this.#drainReplies().then(() => this.close());
   }
 
+  /** Sleeps `ms`, or less if the session closes meanwhile (a stop need not wait for it). */
+  #sleepUnlessClosed(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      this.#onClose.push(done);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
   close(): void {
     if (this.#state === State.Closed) return;
+    for (const f of this.#onClose.splice(0)) f();
     const wasEstablished = this.#state === State.Established;
     if (this.#state === State.PeerEstablished && this.ctx.federation !== null) {
       this.ctx.federation.inboundLinks--;
@@ -376,10 +399,17 @@ export class Session {
   async #login(username: string, password: string): Promise<void> {
     const { ctx } = this;
     const ip = this.remoteIp;
-    const delay = ctx.throttle.delayMs(ip, username);
-    if (delay > 0) await sleep(delay);
-    if (this.#isClosed()) return;
+    // The UserAuth came in time; the throttle's wait below is the server's,
+    // not the client's: it must not run into the handshake/auth time limit
+    // (whose default equals the throttle's cap), or nobody, the owner
+    // included, could log in to an account at the cap.
+    clearTimeout(this.#authTimer);
     const addr = parseUserName(username, ctx.options.domain);
+    // Counted per account, whichever form of the name was typed.
+    const account = addr?.full ?? username;
+    const delay = ctx.throttle.delayMs(ip, account);
+    if (delay > 0) await this.#sleepUnlessClosed(delay);
+    if (this.#isClosed()) return;
     let ok = false;
     let phc: string | null = null;
     try {
@@ -396,12 +426,12 @@ export class Session {
       return;
     }
     if (!ok || addr === undefined) {
-      ctx.throttle.recordFailure(ip, username);
+      ctx.throttle.recordFailure(ip, account);
       ctx.metrics.authFailures++;
       ctx.log.info("login failed", { remote: ip, user: addr?.full ?? null });
       return this.#fail(ErrorCode.AuthFailed, "authentication failed");
     }
-    ctx.throttle.recordSuccess(ip, username);
+    ctx.throttle.recordSuccess(ip, account);
     if (this.#isClosed()) return;
     clearTimeout(this.#authTimer);
     this.address = addr.full;

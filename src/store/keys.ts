@@ -40,6 +40,7 @@ export const remoteMemberKey = (channel: string, user: string): KvKey => [
   user,
 ];
 export const remoteMembersOf = (channel: string): KvKey => ["rmembers", channel];
+export const REMOTE_MEMBERS: KvKey = ["rmembers"];
 
 export const outboxKey = (peer: string, seq: number): KvKey => ["outbox", peer, seq];
 export const outboxOf = (peer: string): KvKey => ["outbox", peer];
