@@ -8,36 +8,17 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import process from "node:process";
-import type { Message, Payload } from "../../src/protocol/mod.ts";
+import type { Payload } from "../../src/protocol/mod.ts";
 import { loadOrCreateIdentity, signServerAuth } from "../../src/federation/identity.ts";
 import { RawClient } from "../support/raw-client.ts";
 import { makeCerts } from "../adapters/helpers.ts";
-import { type SolecClient, SolecError } from "../../src/client/client.ts";
+import type { SolecClient } from "../../src/client/client.ts";
 import { detectRuntime } from "../../src/adapters/runtime.ts";
 import { type RuntimeName, ServerNode } from "../support/node.ts";
+import { next, rejectsWith } from "../support/expect.ts";
 
 const here: RuntimeName = detectRuntime();
 const other: RuntimeName = here === "bun" ? "deno" : "bun";
-
-async function next(c: SolecClient, ms = 8000): Promise<Message> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const r = await Promise.race([
-      c.messages().next(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no message for ${c.address} in time`)), ms);
-      }),
-    ]);
-    if (r.done) throw new Error("session ended");
-    return r.value;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function rejectsWith(p: Promise<unknown>, code: number): Promise<void> {
-  await assert.rejects(p, (e: unknown) => e instanceof SolecError && e.code === code);
-}
 
 describe(`federation: a.test (${here}), b.test (${other}), c.test (${here})`, () => {
   let A: ServerNode, B: ServerNode, C: ServerNode;

@@ -6,16 +6,13 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type SolecClient, SolecError } from "../../src/client/client.ts";
+import type { SolecClient } from "../../src/client/client.ts";
 import { loadOrCreateIdentity } from "../../src/federation/identity.ts";
 import { platform } from "../support/platform.ts";
 import { startServer, type TestServer } from "../support/server.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-
-async function rejectsWith(p: Promise<unknown>, code: number): Promise<void> {
-  await assert.rejects(p, (e: unknown) => e instanceof SolecError && e.code === code);
-}
+import { rejectsWith } from "../support/expect.ts";
 
 describe("outbox towards an unreachable peer", () => {
   let t: TestServer;

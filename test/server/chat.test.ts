@@ -5,36 +5,14 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { Message } from "../../src/protocol/mod.ts";
-import { type SolecClient, SolecError } from "../../src/client/client.ts";
+import type { SolecClient } from "../../src/client/client.ts";
 import { startServer, type TestServer } from "../support/server.ts";
-
-/** Next pushed message, or throws after `ms`. */
-async function next(c: SolecClient, ms = 3000): Promise<Message> {
-  const it = c.messages();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const r = await Promise.race([
-      it.next(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error("no message in time")), ms);
-      }),
-    ]);
-    if (r.done) throw new Error("session ended");
-    return r.value;
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { next, rejectsWith } from "../support/expect.ts";
 
 /** Asserts nothing is pushed within `ms` (a ping round trip proves the server is idle). */
 async function nothingPushed(c: SolecClient): Promise<void> {
   await c.ping();
   assert.equal(c.pendingMessages, 0);
-}
-
-async function rejectsWith(p: Promise<unknown>, code: number): Promise<void> {
-  await assert.rejects(p, (e: unknown) => e instanceof SolecError && e.code === code);
 }
 
 describe("direct messages", () => {

@@ -9,10 +9,7 @@ import { SolecError } from "../../src/client/client.ts";
 import { RawClient } from "../support/raw-client.ts";
 import { platform } from "../support/platform.ts";
 import { startServer } from "../support/server.ts";
-
-async function rejectsWith(p: Promise<unknown>, code: number): Promise<void> {
-  await assert.rejects(p, (e: unknown) => e instanceof SolecError && e.code === code);
-}
+import { rejectsWith } from "../support/expect.ts";
 
 describe("connection limits", () => {
   it("refuses connections over the per-IP limit with 0x83, and accepts again when one closes", async () => {

@@ -5,13 +5,10 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type SolecClient, SolecError } from "../../src/client/client.ts";
+import type { SolecClient } from "../../src/client/client.ts";
 import { FaultyKv } from "../support/faulty-kv.ts";
 import { startServer, type TestServer } from "../support/server.ts";
-
-async function rejectsWith(p: Promise<unknown>, code: number): Promise<void> {
-  await assert.rejects(p, (e: unknown) => e instanceof SolecError && e.code === code);
-}
+import { rejectsWith } from "../support/expect.ts";
 
 describe("store failures", () => {
   let t: TestServer;

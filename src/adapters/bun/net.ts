@@ -23,6 +23,7 @@ import type {
   NetAdapter,
   NetAddr,
 } from "../../platform.ts";
+import { AcceptQueue } from "../accept-queue.ts";
 
 // Local declarations of just the Bun API used here: bun-types is not loaded
 // automatically (no @types/bun, no tsconfig) and Deno's checker never sees it.
@@ -248,9 +249,7 @@ function socketHandlers(
 class BunListener implements Listener {
   readonly addr: NetAddr;
   #server: BunSocketListener | undefined;
-  #closed = false;
-  readonly #ready: BunConnection[] = [];
-  readonly #waiters: ((result: IteratorResult<Connection, undefined>) => void)[] = [];
+  readonly #queue = new AcceptQueue<BunConnection>();
   /** Accepted TLS sockets whose handshake is still running, with their timeouts. */
   readonly #handshaking = new Map<BunConnection, ReturnType<typeof setTimeout>>();
 
@@ -273,33 +272,21 @@ class BunListener implements Listener {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Connection, undefined> {
-    return {
-      next: () => {
-        const conn = this.#ready.shift();
-        if (conn !== undefined) return Promise.resolve({ done: false, value: conn });
-        if (this.#closed) return Promise.resolve(DONE);
-        return new Promise((resolve) => this.#waiters.push(resolve));
-      },
-      return: () => Promise.resolve(DONE),
-    };
+    return this.#queue.iterator();
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#queue.closed) return;
     // false: established connections stay open, as the contract says.
     this.#server?.stop(false);
     this.#server = undefined;
     // Nobody can receive connections not yet handed out; do not leak them.
-    for (const conn of [...this.#ready.splice(0), ...this.#handshaking.keys()]) conn.close();
-    for (const waiter of this.#waiters.splice(0)) waiter(DONE);
+    this.#queue.close();
+    for (const conn of this.#handshaking.keys()) conn.close();
   }
 
   #offer(conn: BunConnection): void {
-    if (this.#closed) return conn.close();
-    const waiter = this.#waiters.shift();
-    if (waiter) waiter({ done: false, value: conn });
-    else this.#ready.push(conn);
+    this.#queue.offer(conn);
   }
 
   #awaitHandshake(conn: BunConnection): void {

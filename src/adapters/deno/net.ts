@@ -19,6 +19,7 @@ import type {
   NetAdapter,
   NetAddr,
 } from "../../platform.ts";
+import { AcceptQueue } from "../accept-queue.ts";
 
 /**
  * The reusable read buffer starts small and doubles, up to the maximum, each
@@ -174,8 +175,7 @@ class DenoListener implements Listener {
   readonly #listener: Deno.Listener<DenoConn, Deno.NetAddr>;
   readonly #tls: boolean;
   #closed = false;
-  readonly #ready: DenoConnection[] = [];
-  readonly #waiters: ((result: IteratorResult<Connection, undefined>) => void)[] = [];
+  readonly #queue = new AcceptQueue<DenoConnection>();
   /** Accepted TLS connections whose handshake is still running. */
   readonly #handshaking = new Set<Deno.TlsConn>();
 
@@ -190,15 +190,7 @@ class DenoListener implements Listener {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Connection, undefined> {
-    return {
-      next: () => {
-        const conn = this.#ready.shift();
-        if (conn !== undefined) return Promise.resolve({ done: false, value: conn });
-        if (this.#closed) return Promise.resolve(DONE);
-        return new Promise((resolve) => this.#waiters.push(resolve));
-      },
-      return: () => Promise.resolve(DONE),
-    };
+    return this.#queue.iterator();
   }
 
   close(): void {
@@ -206,9 +198,8 @@ class DenoListener implements Listener {
     this.#closed = true;
     this.#listener.close();
     // Nobody can receive connections not yet handed out; do not leak them.
-    for (const conn of this.#ready.splice(0)) conn.close();
+    this.#queue.close();
     for (const conn of this.#handshaking) conn.close();
-    for (const waiter of this.#waiters.splice(0)) waiter(DONE);
   }
 
   async #acceptLoop(): Promise<void> {
@@ -245,10 +236,7 @@ class DenoListener implements Listener {
   }
 
   #offer(conn: DenoConnection): void {
-    if (this.#closed) return conn.close();
-    const waiter = this.#waiters.shift();
-    if (waiter) waiter({ done: false, value: conn });
-    else this.#ready.push(conn);
+    this.#queue.offer(conn);
   }
 }
 
