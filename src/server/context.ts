@@ -1,6 +1,7 @@
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/mod.ts";
 import type { LoginThrottle } from "./login-throttle.ts";
+import type { AuthCache } from "./auth-cache.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { Registry } from "./registry.ts";
 import type { Router } from "./router.ts";
@@ -32,6 +33,7 @@ export interface ServerContext {
   readonly router: Router;
   readonly registry: Registry<Session>;
   readonly throttle: LoginThrottle;
+  readonly authCache: AuthCache;
   readonly metrics: ServerMetrics;
   readonly log: Logger;
   /** Set when this server federates (it has an identity key). */

@@ -17,6 +17,7 @@ import { DEFAULT_PASSWORD_COST } from "./password.ts";
 import { Registry } from "./registry.ts";
 import { Router } from "./router.ts";
 import { ConnectionCounter } from "./rate-limit.ts";
+import { AuthCache } from "./auth-cache.ts";
 import { encode, ErrorCode, PayloadType } from "../protocol/mod.ts";
 
 const REFUSED = encode({ type: PayloadType.Error, code: ErrorCode.Unavailable });
@@ -35,6 +36,8 @@ export interface ServerOptions {
   readonly channelAutoCreate?: boolean;
   readonly passwordCost?: number;
   readonly maxOutputBytes?: number;
+  /** How long a successful password check is remembered (0: never); default 60 s. */
+  readonly authCacheTtlMs?: number;
   /** Open connections at most (0: unlimited); default 10 000. */
   readonly maxConnections?: number;
   /** Open connections per remote IP at most (0: unlimited); default 100. */
@@ -64,6 +67,8 @@ export class SolecServer {
   readonly metrics = new ServerMetrics();
   readonly registry = new Registry<Session>();
   readonly commits: CommitQueue;
+  /** Recent successful password checks (see AuthCache); `authCacheTtlMs` 0 turns it off. */
+  readonly authCache: AuthCache;
   readonly log: Logger;
   #router: Router | null = null;
   #federation: Federation | null = null;
@@ -75,6 +80,7 @@ export class SolecServer {
   constructor(private readonly opts: ServerOptions, private readonly deps: ServerDeps) {
     this.store = new Store(deps.kv);
     this.commits = new CommitQueue(deps.kv);
+    this.authCache = new AuthCache(opts.authCacheTtlMs ?? 60_000);
     this.log = deps.log ?? silentLogger;
     this.#options = {
       domain: opts.domain.toLowerCase(),
@@ -154,6 +160,7 @@ export class SolecServer {
       router: this.#router,
       registry: this.registry,
       throttle: new LoginThrottle(),
+      authCache: this.authCache,
       metrics: this.metrics,
       log: this.log,
       federation: this.#federation,

@@ -416,9 +416,14 @@ export class Session {
       if (addr !== undefined && addr.domain === ctx.options.domain) {
         phc = (await ctx.store.users.get(addr.full))?.phc ?? null;
       }
-      ok = phc !== null ? await verifyPassword(password, phc) : await verifyAgainstDummy(password, {
-        cost: ctx.options.passwordCost,
-      });
+      if (phc === null) {
+        ok = await verifyAgainstDummy(password, { cost: ctx.options.passwordCost });
+      } else if (addr !== undefined && ctx.authCache.has(addr.full, password, phc)) {
+        ok = true;
+      } else {
+        ok = await verifyPassword(password, phc);
+        if (ok && addr !== undefined) ctx.authCache.add(addr.full, password, phc);
+      }
     } catch (e) {
       ctx.log.error("login lookup failed", { error: String(e) });
       this.#reply(ErrorCode.Unavailable);
