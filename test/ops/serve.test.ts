@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type RunningServer, runSolec, startSolecServe } from "../support/cli.ts";
+import { provisionStore, type RunningServer, runSolec, startSolecServe } from "../support/cli.ts";
 import { SolecClient, SolecError } from "../../src/client/client.ts";
 import { platform } from "../support/platform.ts";
 
@@ -60,22 +60,7 @@ describe("solec serve: HTTP health, readiness, metrics and lifecycle", () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "solec-ops-"));
-    common = [
-      "--store",
-      `sqlite:${join(dir, "solec.db")}`,
-      "--key",
-      join(dir, "solec.key"),
-      "--domain",
-      "a.test",
-      "--password-cost",
-      "10",
-    ];
-    for (const name of ["alice", "bob"]) {
-      const r = await runSolec(["user", "add", name, "--password-stdin", ...common], {
-        stdin: `pw-${name}\n`,
-      });
-      assert.equal(r.code, 0, r.stderr);
-    }
+    common = await provisionStore(dir);
     // A user whose login costs ~0.3-0.7 s of scrypt: a request that is still
     // in hand when the signal arrives.
     const r = await runSolec(

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runSolec, startSolecServe } from "../support/cli.ts";
+import { provisionStore, runSolec, startSolecServe } from "../support/cli.ts";
 import { SolecClient } from "../../src/client/client.ts";
 import { platform } from "../support/platform.ts";
 import { hasOpenssl, makeCerts, type TestCerts } from "../adapters/helpers.ts";
@@ -27,22 +27,7 @@ describe("solec serve over TLS", { skip: opensslMissing }, () => {
     writeFileSync(join(dir, "cert.pem"), certs.cert);
     writeFileSync(join(dir, "key.pem"), certs.key);
     tlsArgs = ["--tls-cert", join(dir, "cert.pem"), "--tls-key", join(dir, "key.pem")];
-    common = [
-      "--store",
-      `sqlite:${join(dir, "solec.db")}`,
-      "--key",
-      join(dir, "solec.key"),
-      "--domain",
-      "a.test",
-      "--password-cost",
-      "10",
-    ];
-    for (const name of ["alice", "bob"]) {
-      const r = await runSolec(["user", "add", name, "--password-stdin", ...common], {
-        stdin: `pw-${name}\n`,
-      });
-      assert.equal(r.code, 0, r.stderr);
-    }
+    common = await provisionStore(dir);
     assert.equal((await runSolec(["contact", "add", "alice", "bob", ...common])).code, 0);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));

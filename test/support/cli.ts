@@ -3,6 +3,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { detectRuntime } from "../../src/adapters/runtime.ts";
 
@@ -156,4 +157,28 @@ export function startSolecServe(
       }
     });
   });
+}
+
+/**
+ * The flags of a CLI-provisioned test store in `dir` (domain a.test, cheap
+ * password hashes), with `users` added as `pw-NAME` and made mutual contacts.
+ */
+export async function provisionStore(dir: string, users = ["alice", "bob"]): Promise<string[]> {
+  const common = [
+    "--store",
+    `sqlite:${join(dir, "solec.db")}`,
+    "--key",
+    join(dir, "solec.key"),
+    "--domain",
+    "a.test",
+    "--password-cost",
+    "10",
+  ];
+  for (const name of users) {
+    const r = await runSolec(["user", "add", name, "--password-stdin", ...common], {
+      stdin: `pw-${name}\n`,
+    });
+    if (r.code !== 0) throw new Error(`user add ${name}: ${r.stderr}`);
+  }
+  return common;
 }
