@@ -6,6 +6,7 @@
  */
 import type {
   AtomicCheck,
+  AtomicCommitOptions,
   AtomicOperation,
   Kv,
   KvCapabilities,
@@ -26,6 +27,7 @@ import {
   decodeKey,
   encodeKey,
   MAX_WRITE_KEY_BYTES,
+  PackedKey,
   startsWith,
 } from "./key-codec.ts";
 import { decodeValue, encodeValue } from "./value-codec.ts";
@@ -73,10 +75,16 @@ export interface KvEngine {
    * mutations in order, all stamped with one new versionstamp, greater than any before.
    * Resolves to that versionstamp, or null (applying nothing) when a check failed. A `sum`
    * over a non-bigint rejects with the TypeError from `sumEncoded`, applying nothing.
+   *
+   * An engine whose commits become visible before they are durable (SQLite
+   * "full": the WAL is written, then fsynced off the event loop) calls
+   * `onApplied` with the versionstamp as soon as they are visible, before
+   * resolving; an engine that does not call it is taken to apply on resolving.
    */
   commit(
     checks: readonly RawCheck[],
     mutations: readonly RawMutation[],
+    onApplied?: (versionstamp: string) => void,
   ): MaybePromise<string | null>;
   ping(): MaybePromise<void>;
   close(): MaybePromise<void>;
@@ -99,8 +107,8 @@ function entryKey(key: KvKey): Uint8Array {
 }
 
 /** Like `entryKey`, plus the size limit Deno KV applies to written keys. */
-function writeKey(key: KvKey): Uint8Array {
-  const bytes = entryKey(key);
+function writeKey(key: KvKey | PackedKey): Uint8Array {
+  const bytes = key instanceof PackedKey ? key.bytes : entryKey(key);
   if (bytes.length > MAX_WRITE_KEY_BYTES) {
     throw new TypeError(
       `invalid key: encoded key is ${bytes.length} bytes (max ${MAX_WRITE_KEY_BYTES})`,
@@ -337,13 +345,13 @@ class Atomic implements AtomicOperation {
     return this;
   }
 
-  set(key: KvKey, value: KvValue): this {
+  set(key: KvKey | PackedKey, value: KvValue): this {
     // Encoded now, so later changes to `value` by the caller do not leak into the commit.
     this.#mutations.push({ type: "set", key: writeKey(key), value: encodeValue(value) });
     return this;
   }
 
-  delete(key: KvKey): this {
+  delete(key: KvKey | PackedKey): this {
     this.#mutations.push({ type: "delete", key: writeKey(key) });
     return this;
   }
@@ -356,9 +364,21 @@ class Atomic implements AtomicOperation {
     return this;
   }
 
-  async commit(): Promise<KvCommitResult | KvCommitError> {
-    const versionstamp = await this.#engine().commit(this.#checks, this.#mutations);
-    return versionstamp === null ? { ok: false } : { ok: true, versionstamp };
+  async commit(options?: AtomicCommitOptions): Promise<KvCommitResult | KvCommitError> {
+    const onApplied = options?.onApplied;
+    if (onApplied === undefined) {
+      const versionstamp = await this.#engine().commit(this.#checks, this.#mutations);
+      return versionstamp === null ? { ok: false } : { ok: true, versionstamp };
+    }
+    let told = false;
+    const versionstamp = await this.#engine().commit(this.#checks, this.#mutations, (vs) => {
+      told = true;
+      onApplied({ ok: true, versionstamp: vs });
+    });
+    if (versionstamp === null) return { ok: false };
+    const result: KvCommitResult = { ok: true, versionstamp };
+    if (!told) onApplied(result);
+    return result;
   }
 }
 

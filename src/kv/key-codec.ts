@@ -23,6 +23,7 @@
  * These bytes are persisted by durable backends: never renumber a tag.
  */
 import type { KvKey, KvKeyPart } from "./kv.ts";
+import { allocBytes } from "../alloc.ts";
 
 const TAG_BYTES = 0x01;
 const TAG_STRING = 0x02;
@@ -194,7 +195,45 @@ export function encodeKey(key: KvKey): Uint8Array {
         );
     }
   }
-  return scratch.slice(0, pos);
+  return copyOut();
+}
+
+/** The `pos` bytes encoded in `scratch`, in an array of their own (slab-allocated where cheaper). */
+function copyOut(): Uint8Array {
+  const out = allocBytes(pos);
+  for (let i = 0; i < pos; i++) out[i] = scratch[i];
+  return out;
+}
+
+/**
+ * A key encoded once: `AtomicOperation.set` / `delete` take it like a tuple
+ * key without encoding it again. Hot paths keep one per prefix (a
+ * conversation) and derive each entry's key with `packKeyWithNumbers`, so a
+ * write costs one small copy instead of encoding every string part.
+ * Only `packKey` and `packKeyWithNumbers` make valid ones.
+ */
+export class PackedKey {
+  /** @internal use `packKey`. */
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+/** Encodes `key` once (same validation as any key). */
+export function packKey(key: KvKey): PackedKey {
+  return new PackedKey(encodeKey(key));
+}
+
+/** The key `[...prefix, a, b]` for two numbers, encoded from the packed prefix. */
+export function packKeyWithNumbers(prefix: PackedKey, a: number, b: number): PackedKey {
+  const p = prefix.bytes;
+  pos = 0;
+  ensure(p.length + 18);
+  scratch.set(p, 0);
+  pos = p.length;
+  scratch[pos++] = TAG_NUMBER;
+  writeNumber(a);
+  scratch[pos++] = TAG_NUMBER;
+  writeNumber(b);
+  return new PackedKey(copyOut());
 }
 
 /** Offset of the 0x00 terminating the escaped run at `at`, and how many escapes it holds. */

@@ -20,6 +20,8 @@
  * (no Date/Map/Set/class instances, no `undefined`); there is no `expireIn`, `watch` or queue.
  */
 
+import type { PackedKey } from "./key-codec.ts";
+
 /** One element of a key tuple. */
 export type KvKeyPart = Uint8Array | string | number | bigint | boolean;
 
@@ -99,6 +101,16 @@ export interface KvCommitError {
   ok: false;
 }
 
+export interface AtomicCommitOptions {
+  /**
+   * Called once the writes are applied: visible to readers and safe from a
+   * crash of this process, but, on a store that syncs to disk separately
+   * (SQLite "full"), not yet safe from power loss. Always called before
+   * `commit()` resolves successfully; never after a failed check or error.
+   */
+  onApplied?: (result: KvCommitResult) => void;
+}
+
 /**
  * A batch of checks and mutations applied all-or-nothing. Mutations apply in the order they
  * were added (a `sum` after a `set` of the same key sees the set value). Invalid keys or
@@ -106,12 +118,16 @@ export interface KvCommitError {
  */
 export interface AtomicOperation {
   check(...checks: AtomicCheck[]): this;
-  set(key: KvKey, value: KvValue): this;
-  delete(key: KvKey): this;
+  /** `key` may be a `PackedKey` (encoded once by `packKey`) on hot paths. */
+  set(key: KvKey | PackedKey, value: KvValue): this;
+  delete(key: KvKey | PackedKey): this;
   /** Add `n` to the bigint stored at `key` (missing counts as 0n); a non-bigint fails the commit. */
   sum(key: KvKey, n: bigint): this;
-  /** `{ ok: false }` when a check failed; nothing is applied then. */
-  commit(): Promise<KvCommitResult | KvCommitError>;
+  /**
+   * `{ ok: false }` when a check failed; nothing is applied then. Resolves
+   * once the writes are durable (for a durable store).
+   */
+  commit(options?: AtomicCommitOptions): Promise<KvCommitResult | KvCommitError>;
 }
 
 export interface KvCapabilities {

@@ -26,6 +26,44 @@ function keyId(key: Uint8Array): string {
   return s;
 }
 
+/** Set by `compareFrom`: how many leading bytes its two keys share. */
+let sharedPrefix = 0;
+
+/**
+ * memcmp order of `a` and `b`, which are known to share their first `from`
+ * bytes; leaves the length of their common prefix in `sharedPrefix`.
+ */
+function compareFrom(a: Uint8Array, b: Uint8Array, from: number): number {
+  const n = a.length < b.length ? a.length : b.length;
+  for (let i = from; i < n; i++) {
+    const d = a[i] - b[i];
+    if (d !== 0) {
+      sharedPrefix = i;
+      return d;
+    }
+  }
+  sharedPrefix = n;
+  return a.length - b.length;
+}
+
+/** Insert hint slots (a power of two). */
+const HINTS = 1024;
+/** Trailing bytes left out of a key's hint: two number parts, e.g. (timestamp, sequence). */
+const HINT_SUFFIX = 18;
+
+/**
+ * The hint slot of a key: a hash of all but its last HINT_SUFFIX bytes, so
+ * keys that differ only in a trailing (timestamp, sequence), like one
+ * conversation's history, share a hint. Any grouping is correct (a hint is
+ * always verified); this one makes appends to a conversation hit.
+ */
+function hintIndex(key: Uint8Array): number {
+  const end = key.length - HINT_SUFFIX;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < end; i++) h = Math.imul(h ^ key[i], 0x01000193);
+  return (h >>> 0) & (HINTS - 1);
+}
+
 /** Slots per block before it is split in two (keeps inserts O(log n + BLOCK)). */
 const BLOCK = 512;
 
@@ -45,11 +83,22 @@ class MemoryEngine implements KvEngine {
    */
   #blocks: Slot[][] = [[]];
   #version = 0;
+  /** Insert hints (see `#afterHint`): the slot last put under each hint, and where. */
+  readonly #hintSlot: (Slot | undefined)[] = new Array(HINTS).fill(undefined);
+  readonly #hintBlock = new Int32Array(HINTS);
+  readonly #hintIndex = new Int32Array(HINTS);
 
-  /** First position whose key is >= `key` (block index = blocks.length if none). */
+  /**
+   * First position whose key is >= `key` (block index = blocks.length if none).
+   *
+   * Keys in one region share long prefixes (every history key of a
+   * conversation starts with the same ~45 bytes), so the bisection tracks how
+   * many leading bytes `key` shares with the current lower and upper bounds:
+   * every key between them shares at least the smaller of the two, and each
+   * comparison starts there instead of at byte 0.
+   */
   #lowerBound(key: Uint8Array): Pos {
     const blocks = this.#blocks;
-    // The first block whose last key is >= key.
     let lo = 0;
     let hi = blocks.length;
     const last = blocks[hi - 1];
@@ -57,19 +106,34 @@ class MemoryEngine implements KvEngine {
     if (last.length === 0 || compareBytes(last[last.length - 1].key, key) < 0) {
       return { b: hi - 1, i: last.length };
     }
+    // The first block whose last key is >= key.
+    let lowLcp = 0;
+    let highLcp = 0;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const block = blocks[mid];
-      if (compareBytes(block[block.length - 1].key, key) < 0) lo = mid + 1;
-      else hi = mid;
+      if (compareFrom(block[block.length - 1].key, key, lowLcp < highLcp ? lowLcp : highLcp) < 0) {
+        lo = mid + 1;
+        lowLcp = sharedPrefix;
+      } else {
+        hi = mid;
+        highLcp = sharedPrefix;
+      }
     }
+    // Within it, bounded below by the previous block's last key and above by
+    // this block's last key: the prefix knowledge carries over.
     const block = blocks[lo];
     let i = 0;
     let j = block.length;
     while (i < j) {
       const mid = (i + j) >>> 1;
-      if (compareBytes(block[mid].key, key) < 0) i = mid + 1;
-      else j = mid;
+      if (compareFrom(block[mid].key, key, lowLcp < highLcp ? lowLcp : highLcp) < 0) {
+        i = mid + 1;
+        lowLcp = sharedPrefix;
+      } else {
+        j = mid;
+        highLcp = sharedPrefix;
+      }
     }
     return { b: lo, i };
   }
@@ -164,19 +228,55 @@ class MemoryEngine implements KvEngine {
   }
 
   #put(key: Uint8Array, value: Uint8Array, version: number): void {
-    const { b, i } = this.#lowerBound(key);
-    const block = this.#blocks[b];
-    const slot = block[i];
-    if (slot !== undefined && compareBytes(slot.key, key) === 0) {
-      slot.value = value;
-      slot.version = version;
-      return;
+    const h = hintIndex(key);
+    let pos = this.#afterHint(h, key);
+    if (pos === null) {
+      pos = this.#lowerBound(key);
+      const slot = this.#blocks[pos.b][pos.i];
+      if (slot !== undefined && compareBytes(slot.key, key) === 0) {
+        slot.value = value;
+        slot.version = version;
+        return;
+      }
     }
-    if (i === block.length) block.push({ key, value, version });
-    else block.splice(i, 0, { key, value, version });
+    let { b, i } = pos;
+    const block = this.#blocks[b];
+    const slot: Slot = { key, value, version };
+    if (i === block.length) block.push(slot);
+    else block.splice(i, 0, slot);
     if (block.length > 2 * BLOCK) {
       this.#blocks.splice(b, 1, block.slice(0, BLOCK), block.slice(BLOCK));
+      if (i >= BLOCK) {
+        b++;
+        i -= BLOCK;
+      }
     }
+    this.#hintSlot[h] = slot;
+    this.#hintBlock[h] = b;
+    this.#hintIndex[h] = i;
+  }
+
+  /**
+   * Where `key` goes if it belongs right after the slot last inserted under
+   * the same hint (see `hintIndex`), or null (then bisect). Chat history
+   * appends to the end of each conversation, which is the middle of the key
+   * space: this turns most of those inserts into two short comparisons
+   * instead of a bisection through cold memory. The hint is only trusted if
+   * that slot is still where it was put and `key` sorts between it and its
+   * successor; a key equal to the successor is left to the bisection.
+   */
+  #afterHint(h: number, key: Uint8Array): Pos | null {
+    const hinted = this.#hintSlot[h];
+    if (hinted === undefined) return null;
+    const b = this.#hintBlock[h];
+    const i = this.#hintIndex[h];
+    const block = this.#blocks[b];
+    if (block === undefined || block[i] !== hinted || compareBytes(hinted.key, key) >= 0) {
+      return null;
+    }
+    const next = i + 1 < block.length ? block[i + 1] : this.#blocks[b + 1]?.[0];
+    if (next !== undefined && compareBytes(next.key, key) <= 0) return null;
+    return { b, i: i + 1 };
   }
 
   #remove(key: Uint8Array): void {
@@ -192,6 +292,7 @@ class MemoryEngine implements KvEngine {
 
   close(): void {
     this.#blocks = [[]];
+    this.#hintSlot.fill(undefined);
   }
 }
 

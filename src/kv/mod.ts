@@ -1,6 +1,7 @@
 /** The KV store layer: the `Kv` contract, its backends, and the URL opener. */
 export type {
   AtomicCheck,
+  AtomicCommitOptions,
   AtomicOperation,
   Kv,
   KvCapabilities,
@@ -22,5 +23,12 @@ export { SqliteKv } from "./sqlite.ts";
 export type { SqliteKvOptions, SqliteSynchronous } from "./sqlite.ts";
 export { EngineKv, formatVersionstamp } from "./engine.ts";
 export type { KvEngine, RawCheck, RawEntry, RawMutation } from "./engine.ts";
-export { compareBytes, decodeKey, encodeKey } from "./key-codec.ts";
+export {
+  compareBytes,
+  decodeKey,
+  encodeKey,
+  PackedKey,
+  packKey,
+  packKeyWithNumbers,
+} from "./key-codec.ts";
 export { decodeValue, encodeValue } from "./value-codec.ts";

@@ -184,10 +184,13 @@ class SqliteEngine implements KvEngine {
   commit(
     checks: readonly RawCheck[],
     mutations: readonly RawMutation[],
+    onApplied?: (versionstamp: string) => void,
   ): string | null | Promise<string | null> {
     const versionstamp = this.#commitNow(checks, mutations);
     if (versionstamp === null || !this.#syncCommits) return versionstamp;
-    return this.#durable().then(() => versionstamp);
+    const durable = this.#durable().then(() => versionstamp);
+    onApplied?.(versionstamp);
+    return durable;
   }
 
   /** Resolves once everything committed so far is on disk (an fsync of the WAL). */

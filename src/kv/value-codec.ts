@@ -24,6 +24,7 @@
  * These bytes are persisted by durable backends: never renumber a tag.
  */
 import type { KvValue } from "./kv.ts";
+import { allocBytes } from "../alloc.ts";
 
 const T_NULL = 0x00;
 const T_FALSE = 0x01;
@@ -287,7 +288,7 @@ function unsupported(value: unknown): TypeError {
  */
 export function encodeValue(value: unknown): Uint8Array {
   if (value instanceof Uint8Array) {
-    const out = new Uint8Array(value.length + 1);
+    const out = allocBytes(value.length + 1);
     out[0] = T_RAW_BYTES;
     out.set(value, 1);
     return out;

@@ -19,7 +19,14 @@ import {
 import { malformed } from "./errors.ts";
 import type { Payload } from "./payloads.ts";
 import { allocFrame } from "./alloc.ts";
-import { beginPrepare, prepareUtf8, readUtf8, readUtf8Cached, writePrepared } from "./utf8.ts";
+import {
+  beginPrepare,
+  isUtf8,
+  prepareUtf8,
+  readUtf8,
+  readUtf8Cached,
+  writePrepared,
+} from "./utf8.ts";
 
 const TWO_32 = 0x1_0000_0000;
 
@@ -98,6 +105,17 @@ export function encodeMessage(
   at = putString(out, at, target, lt);
   at = putU64(out, at, timestamp);
   putString(out, at, content, lc);
+  return out;
+}
+
+/**
+ * A frame with this type and payload, copied into one allocation: what a
+ * server stores and forwards when the received frame is already canonical
+ * (cheaper than encoding the decoded payload again).
+ */
+export function frameOf(type: number, payload: Uint8Array): Uint8Array {
+  const out = header(type, payload.length);
+  out.set(payload, HEADER_SIZE);
   return out;
 }
 
@@ -261,6 +279,54 @@ function i64(field: string): number {
   if (hi >= 0x8000_0000) throw malformed(`${rtype}: field "${field}" is negative`);
   if (hi > 0x1fffff) return Number.MAX_SAFE_INTEGER;
   return hi * TWO_32 + lo;
+}
+
+/**
+ * A received Message as the server's hot path reads it: addresses and
+ * timestamp decoded, the content checked (strict UTF-8) but left as bytes,
+ * `payload[contentStart, contentEnd)`, since a server that forwards the frame
+ * as received never needs it as a string.
+ */
+export interface MessageView {
+  readonly source: string;
+  readonly target: string;
+  /** In ms (seconds scaled, spec §3). */
+  readonly timestamp: number;
+  readonly contentStart: number;
+  readonly contentEnd: number;
+  /**
+   * The payload is exactly the encoding of these fields (timestamp sent in ms,
+   * nothing after the content): with canonical addresses, the received frame
+   * can be stored and forwarded as it is.
+   */
+  readonly exact: boolean;
+}
+
+/** Decodes a Message payload into a view; throws `ProtocolError` (0x80) like `decodePayload`. */
+export function decodeMessageView(payload: Uint8Array): MessageView {
+  rb = payload;
+  rp = 0;
+  re = payload.length;
+  rtype = "Message";
+  const source = str("source", true);
+  const target = str("target", true);
+  const sent = u64("timestamp");
+  need(2, "content");
+  const len = (rb[rp] << 8) | rb[rp + 1];
+  rp += 2;
+  need(len, "content");
+  const contentStart = rp;
+  rp += len;
+  if (!isUtf8(rb, contentStart, rp)) throw malformed(`Message: field "content" is not valid UTF-8`);
+  const timestamp = normaliseTimestamp(sent);
+  return {
+    source,
+    target,
+    timestamp,
+    contentStart,
+    contentEnd: rp,
+    exact: timestamp === sent && rp === re,
+  };
 }
 
 /**

@@ -106,6 +106,19 @@ export function readUtf8(bytes: Uint8Array, start: number, end: number): string 
   return decoder.decode(bytes.subarray(start, end));
 }
 
+/** Whether `bytes[start, end)` is valid UTF-8 (ASCII checked by hand, the rest by the native decoder). */
+export function isUtf8(bytes: Uint8Array, start: number, end: number): boolean {
+  let i = start;
+  while (i < end && bytes[i] < 0x80) i++;
+  if (i === end) return true;
+  try {
+    decoder.decode(bytes.subarray(i, end));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Addresses repeat constantly (every message names a source and a target),
  * and building a JS string from bytes costs 100+ ns on V8 even for ASCII. A

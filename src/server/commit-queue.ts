@@ -1,87 +1,199 @@
 import { setImmediate } from "node:timers";
-import type { Kv } from "../kv/kv.ts";
+import type { AtomicOperation, Kv } from "../kv/kv.ts";
 import { apply, type Mutation } from "../store/mutation.ts";
 
-interface Waiter {
-  readonly mutations: readonly Mutation[];
-  readonly resolve: () => void;
-  readonly reject: (e: unknown) => void;
+/**
+ * One unit of work for a group commit: it adds its writes to the shared
+ * transaction and hears how the transaction ended. The hot path (a direct
+ * message) implements this on one small object, so a message costs no
+ * promise, closure or mutation array on its way through the commit.
+ */
+export interface CommitJob {
+  /** Adds this job's writes; returns how many (for metrics). Must not throw for valid input. */
+  write(atomic: AtomicOperation): number;
+  /**
+   * The writes are applied: visible, and safe from a crash of this process,
+   * though maybe not yet from power loss (see `AtomicCommitOptions`). Always
+   * before `committed()`; not called when the commit fails before applying.
+   */
+  applied?(): void;
+  /** The transaction holding the writes is durable (for durable stores). */
+  committed(): void;
+  /** The transaction failed: none of the writes happened. */
+  failed(error: unknown): void;
+}
+
+/** `submit()`'s job: a list of mutations and a promise. */
+class MutationJob implements CommitJob {
+  constructor(
+    private readonly mutations: readonly Mutation[],
+    readonly committed: () => void,
+    readonly failed: (e: unknown) => void,
+  ) {}
+
+  write(atomic: AtomicOperation): number {
+    apply(atomic, this.mutations);
+    return this.mutations.length;
+  }
+}
+
+/** One batch whose transaction has been started and has not fully completed. */
+interface Flight {
+  readonly jobs: CommitJob[];
+  count: number;
+  applied: boolean;
+  /** Jobs were told `applied()`. */
+  appliedTold: boolean;
+  settled: boolean;
+  error: unknown;
 }
 
 /**
  * Group commit: every write submitted during one turn of the event loop goes
- * into a single store transaction (one fsync for SQLite), and each submitter's
- * promise settles when that transaction has committed. This is what lets the
- * server acknowledge a message only once it is durable without paying one
+ * into a single store transaction (one fsync for SQLite), and each submitter
+ * hears when that transaction has committed. This is what lets the server
+ * acknowledge a message only once it is durable without paying one
  * transaction per message.
  *
- * Batches commit strictly one after another, in submission order, so writes
- * from one connection are applied in the order it sent them. If a commit
- * fails, every submitter of that batch is rejected and nothing of it is
- * acknowledged; later batches are tried afresh.
+ * Transactions are pipelined: the next batch is written while the previous
+ * one is still being made durable (SQLite's fsync runs off the event loop and
+ * covers every transaction written before it started). Jobs hear
+ * `applied()` and then `committed()` strictly in submission order, whatever
+ * order the store finishes in, so writes, deliveries and replies from one
+ * connection keep the order it sent them in. If a commit fails, every job of
+ * that batch fails and nothing of it is acknowledged; later batches are tried
+ * afresh.
  */
 export class CommitQueue {
-  #pending: Waiter[] = [];
+  #pending: CommitJob[] = [];
   #scheduled = false;
-  #running = false;
+  /** Started transactions, oldest first. */
+  #flights: Flight[] = [];
   #idle: (() => void)[] = [];
   /** Transactions committed and mutations in them, for metrics. */
   commits = 0;
   mutations = 0;
 
-  constructor(private readonly kv: Kv, private readonly maxBatch = 5000) {}
+  constructor(
+    private readonly kv: Kv,
+    private readonly maxBatch = 5000,
+    /** A job's completion handler threw: a bug, reported without stopping the queue. */
+    private readonly onJobError: (e: unknown) => void = (e) => console.error(e),
+  ) {}
 
+  /** Queues `job` for the next group commit. */
+  enqueue(job: CommitJob): void {
+    this.#pending.push(job);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      // setImmediate rather than a microtask: it runs after the I/O callbacks of
+      // this loop turn, so requests from many connections share one commit.
+      setImmediate(this.#run);
+    }
+  }
+
+  /** Queues `mutations`; resolves once they are committed. */
   submit(mutations: readonly Mutation[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#pending.push({ mutations, resolve, reject });
-      this.#schedule();
+      this.enqueue(new MutationJob(mutations, resolve, reject));
     });
   }
 
   /** Resolves when everything submitted so far has been committed or failed. */
   drained(): Promise<void> {
-    if (!this.#running && this.#pending.length === 0) return Promise.resolve();
+    if (this.#flights.length === 0 && this.#pending.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  #schedule(): void {
-    if (this.#scheduled || this.#running) return;
-    this.#scheduled = true;
-    // setImmediate rather than a microtask: it runs after the I/O callbacks of
-    // this loop turn, so requests from many connections share one commit.
-    setImmediate(this.#run);
-  }
-
-  #run = async (): Promise<void> => {
+  #run = (): void => {
     this.#scheduled = false;
-    this.#running = true;
     while (this.#pending.length > 0) {
-      let batch = this.#pending;
-      if (batch.length > this.maxBatch) {
-        this.#pending = batch.slice(this.maxBatch);
-        batch = batch.slice(0, this.maxBatch);
+      let jobs = this.#pending;
+      if (jobs.length > this.maxBatch) {
+        this.#pending = jobs.slice(this.maxBatch);
+        jobs = jobs.slice(0, this.maxBatch);
       } else {
         this.#pending = [];
       }
-      const atomic = this.kv.atomic();
-      let count = 0;
+      const flight: Flight = {
+        jobs,
+        count: 0,
+        applied: false,
+        appliedTold: false,
+        settled: false,
+        error: null,
+      };
+      this.#flights.push(flight);
+      let commit: Promise<{ ok: boolean }>;
       try {
-        for (const w of batch) {
-          apply(atomic, w.mutations);
-          count += w.mutations.length;
-        }
-        const res = await atomic.commit();
-        if (!res.ok) throw new Error("store refused the commit");
-        this.commits++;
-        this.mutations += count;
-        for (const w of batch) w.resolve();
+        const atomic = this.kv.atomic();
+        for (let i = 0; i < jobs.length; i++) flight.count += jobs[i].write(atomic);
+        commit = atomic.commit({
+          onApplied: () => {
+            flight.applied = true;
+            this.#advance();
+          },
+        });
       } catch (e) {
-        for (const w of batch) w.reject(e);
+        commit = Promise.reject(e);
+      }
+      commit.then(
+        (res) => {
+          if (!res.ok) flight.error = new Error("store refused the commit");
+          // A store (or wrapper) that does not report `onApplied` applied on resolving.
+          else flight.applied = true;
+          flight.settled = true;
+          this.#advance();
+        },
+        (e) => {
+          flight.error = e ?? new Error("commit failed");
+          flight.settled = true;
+          this.#advance();
+        },
+      );
+    }
+  };
+
+  /** Tells jobs what became of their batches, oldest batch first. */
+  #advance(): void {
+    const flights = this.#flights;
+    for (let f = 0; f < flights.length; f++) {
+      const flight = flights[f];
+      if (flight.appliedTold) continue;
+      if (!flight.applied || flight.error !== null) {
+        // A failed batch is never applied; a later one must still hear.
+        if (flight.settled) continue;
+        break;
+      }
+      flight.appliedTold = true;
+      for (const job of flight.jobs) {
+        if (job.applied === undefined) continue;
+        try {
+          job.applied();
+        } catch (e) {
+          this.onJobError(e);
+        }
       }
     }
-    this.#running = false;
-    const idle = this.#idle;
-    this.#idle = [];
-    for (const f of idle) f();
-  };
+    while (flights.length > 0 && flights[0].settled) {
+      const flight = flights.shift() as Flight;
+      if (flight.error === null) {
+        this.commits++;
+        this.mutations += flight.count;
+      }
+      for (const job of flight.jobs) {
+        try {
+          if (flight.error === null) job.committed();
+          else job.failed(flight.error);
+        } catch (e) {
+          this.onJobError(e);
+        }
+      }
+    }
+    if (flights.length === 0 && this.#pending.length === 0 && this.#idle.length > 0) {
+      const idle = this.#idle;
+      this.#idle = [];
+      for (const f of idle) f();
+    }
+  }
 }

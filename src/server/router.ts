@@ -6,14 +6,26 @@
  * Results are SOLEC error codes (`OK` = Success) so that sessions of any kind
  * (client now, server links later) turn them into replies the same way.
  */
-import { ErrorCode, type History as HistoryReq, type Message } from "../protocol/mod.ts";
-import { type Address, encodeMessage, parseAddress, parseAddressCached } from "../protocol/mod.ts";
-import type { KvKey } from "../kv/kv.ts";
+import {
+  type Address,
+  encodeMessage,
+  ErrorCode,
+  frameOf,
+  type History as HistoryReq,
+  type MessageView,
+  parseAddress,
+  parseAddressCached,
+  PayloadType,
+} from "../protocol/mod.ts";
+import { readUtf8 } from "../protocol/utf8.ts";
+import type { AtomicOperation, KvKey } from "../kv/kv.ts";
+import { type PackedKey, packKey, packKeyWithNumbers } from "../kv/key-codec.ts";
 import {
   channelKey,
   contactKey,
   conversation,
   del,
+  inboxKey,
   joinedKey,
   type Mutation,
   REMOTE_MEMBERS,
@@ -23,7 +35,7 @@ import {
   userKey,
 } from "../store/mod.ts";
 import type { SequenceAllocator } from "../store/sequence.ts";
-import type { CommitQueue } from "./commit-queue.ts";
+import type { CommitJob, CommitQueue } from "./commit-queue.ts";
 import type { Deliverable, Registry } from "./registry.ts";
 import type { Logger } from "../log.ts";
 
@@ -31,6 +43,64 @@ export const OK = 0;
 
 /** A validated request whose writes are queued: `done` gives the final code. */
 export type Staged = number | { readonly done: Promise<number> };
+
+/** `stageMessage`: the final code will come through `Requester.settle`. */
+export const QUEUED = -1;
+
+/** The connection a request came from, told its final code by ticket. */
+export interface Requester extends Deliverable {
+  settle(ticket: number, code: number): void;
+}
+
+/** A direct conversation known to be allowed (cached), with its history key prefix. */
+interface Pair {
+  readonly source: string;
+  readonly target: string;
+  readonly history: PackedKey;
+  readonly until: number;
+}
+
+/**
+ * One direct message on its way through a group commit: the history entry,
+ * plus the inbox entry when the target is offline. One object per message,
+ * no promise or closure (see CommitJob).
+ */
+class DirectJob implements CommitJob {
+  /** The target went offline during the commit: the inbox entry needs a second commit. */
+  needsInbox = false;
+  /** This is that second commit. */
+  inboxOnly = false;
+  constructor(
+    private readonly router: Router,
+    readonly pair: Pair,
+    private readonly key: PackedKey,
+    private readonly seq: number,
+    readonly frame: Uint8Array,
+    readonly online: boolean,
+    readonly from: Requester | null,
+    readonly ticket: number,
+    readonly waiter: PromiseWithResolvers<void> | null,
+  ) {}
+
+  write(atomic: AtomicOperation): number {
+    if (!this.inboxOnly) atomic.set(this.key, this.frame);
+    if (this.online && !this.inboxOnly) return 1;
+    atomic.set(inboxKey(this.pair.target, this.seq), this.frame);
+    return this.inboxOnly ? 1 : 2;
+  }
+
+  applied(): void {
+    this.router.directApplied(this);
+  }
+
+  committed(): void {
+    this.router.directCommitted(this);
+  }
+
+  failed(error: unknown): void {
+    this.router.directFailed(this, error);
+  }
+}
 
 export interface RouterOptions {
   readonly domain: string;
@@ -86,8 +156,13 @@ export class Router {
   /** Local members of remote channels (this server fans their messages out locally). */
   readonly #remoteMembers = new Map<string, Set<string>>();
   readonly #inboxChains = new Map<string, Promise<void>>();
-  /** "source\0target" → until when a direct message between them is known to be allowed. */
-  readonly #allowed = new Map<string, number>();
+  /**
+   * source → target → the pair, while a direct message between them is known
+   * to be allowed. Nested maps: addresses come from the parse cache as the
+   * same string objects, whose hashes are cached, so a lookup builds nothing.
+   */
+  readonly #allowed = new Map<string, Map<string, Pair>>();
+  #allowedCount = 0;
 
   constructor(
     private readonly options: RouterOptions,
@@ -104,29 +179,77 @@ export class Router {
 
   // ------------------------------------------------------------ messages
 
-  /** A Message from a logged-in local user (`from`); OK once stored and routed. */
-  async message(from: Deliverable, m: Message): Promise<number> {
-    const staged = await this.stageMessage(from, m);
-    return typeof staged === "number" ? staged : await staged.done;
-  }
-
   /**
-   * Validates a local user's Message and hands its writes to the commit
-   * queue. Resolves, once validated, to an error code or to `done`: the
-   * final code, after the commit and delivery. A session awaits only the
-   * validation before reading its next request, so one connection's messages
-   * share group commits instead of waiting for one commit each; since
-   * validations run one after another, commits keep the order they were sent in.
+   * Validates a local user's Message and queues its writes for the next
+   * group commit. `payload` is the received payload (used only before this
+   * returns or its promise settles). The result is the final code, or QUEUED:
+   * `from.settle(ticket, code)` follows once the message is durable and
+   * delivered (or failed). A promise means validation needed the store.
+   *
+   * A session waits only for validation before reading its next request, so
+   * one connection's messages share group commits instead of waiting for one
+   * commit each; validations run one after another, so commits keep the
+   * order the messages were sent in.
+   *
+   * The common case, a direct message between users already known to be
+   * allowed, runs synchronously without a promise or closure.
    */
-  async stageMessage(from: Deliverable, m: Message): Promise<Staged> {
+  stageMessage(
+    from: Requester,
+    m: MessageView,
+    payload: Uint8Array,
+    ticket: number,
+  ): number | Promise<number> {
     const source = parseAddressCached(m.source);
     if (source === undefined || source.full !== from.address) return ErrorCode.NotFound;
     const target = parseAddressCached(m.target);
     if (target === undefined) return ErrorCode.NotFound;
-    const frame = encodeMessage(source.full, target.full, m.timestamp, m.content);
+    // A canonical frame is stored and forwarded as received.
+    const frame = m.exact && m.source === source.full && m.target === target.full
+      ? frameOf(PayloadType.Message, payload)
+      : encodeMessage(
+        source.full,
+        target.full,
+        m.timestamp,
+        readUtf8(payload, m.contentStart, m.contentEnd),
+      );
+    if (target.kind === "user" && this.#isLocal(target)) {
+      const pair = this.#allowedPair(source.full, target.full);
+      if (pair !== undefined) {
+        this.#queueDirect(pair, m.timestamp, frame, from, ticket, null);
+        return QUEUED;
+      }
+      return this.#stageDirectChecked(from, source.full, target.full, m.timestamp, frame, ticket);
+    }
+    return this.#stageOther(from, source, target, m.timestamp, frame, ticket);
+  }
+
+  async #stageDirectChecked(
+    from: Requester,
+    source: string,
+    target: string,
+    ts: number,
+    frame: Uint8Array,
+    ticket: number,
+  ): Promise<number> {
+    const pair = await this.#checkPair(source, target);
+    if (pair === undefined) return ErrorCode.NotFound;
+    this.#queueDirect(pair, ts, frame, from, ticket, null);
+    return QUEUED;
+  }
+
+  /** Remote targets and local channels (the less frequent, store-bound cases). */
+  async #stageOther(
+    from: Requester,
+    source: Address,
+    target: Address,
+    ts: number,
+    frame: Uint8Array,
+    ticket: number,
+  ): Promise<number> {
     if (!this.#isLocal(target)) {
       if (this.remote === null) return ErrorCode.NotFound;
-      const code = await this.remote.message(from, source, target, m.timestamp, frame);
+      const code = await this.remote.message(from, source, target, ts, frame);
       if (code === OK) {
         this.counters.remote++;
         if (target.kind === "user") this.#pushToOthers(from, source.full, frame);
@@ -134,18 +257,22 @@ export class Router {
       }
       return code;
     }
-    if (target.kind === "channel") {
-      return await this.stageChannel(from, source.full, target.full, m.timestamp, frame, null);
-    }
-    if (!(await this.#mayMessage(source.full, target.full))) return ErrorCode.NotFound;
-    const stored = this.storeDirect(source.full, target.full, m.timestamp, frame);
-    return {
-      done: stored.then(() => {
-        this.counters.local++;
-        this.#pushToOthers(from, source.full, frame);
-        return OK;
-      }),
-    };
+    const staged = await this.stageChannel(from, source.full, target.full, ts, frame, null);
+    if (typeof staged === "number") return staged;
+    staged.done.then(
+      (code) => from.settle(ticket, code),
+      (e) => {
+        this.log.warn("request failed", { user: from.address, error: String(e) });
+        from.settle(ticket, ErrorCode.Unavailable);
+      },
+    );
+    return QUEUED;
+  }
+
+  /** A cached "allowed" verdict for source → target that has not expired. */
+  #allowedPair(source: string, target: string): Pair | undefined {
+    const pair = this.#allowed.get(source)?.get(target);
+    return pair !== undefined && pair.until > Date.now() ? pair : undefined;
   }
 
   /**
@@ -155,69 +282,144 @@ export class Router {
    * message; contact changes made through this server take effect at once,
    * changes made by the operator's CLI within ALLOWED_TTL_MS.
    */
-  async #mayMessage(source: string, target: string): Promise<boolean> {
-    const id = `${source}\u0000${target}`;
-    const now = Date.now();
-    const until = this.#allowed.get(id);
-    if (until !== undefined && until > now) return true;
+  async #checkPair(source: string, target: string): Promise<Pair | undefined> {
+    const cached = this.#allowedPair(source, target);
+    if (cached !== undefined) return cached;
     const [user, forward, back] = await this.store.kv.getMany([
       userKey(target),
       contactKey(source, target),
       contactKey(target, source),
     ]);
     if (user.versionstamp === null || forward.versionstamp === null || back.versionstamp === null) {
-      this.#allowed.delete(id);
-      return false;
+      this.#forgetPair(source, target);
+      return undefined;
     }
-    if (this.#allowed.size >= ALLOWED_MAX) this.#allowed.clear();
-    this.#allowed.set(id, now + ALLOWED_TTL_MS);
-    return true;
+    if (this.#allowedCount >= ALLOWED_MAX) {
+      this.#allowed.clear();
+      this.#allowedCount = 0;
+    }
+    const pair: Pair = {
+      source,
+      target,
+      history: packKey(conversation(source, target)),
+      until: Date.now() + ALLOWED_TTL_MS,
+    };
+    let targets = this.#allowed.get(source);
+    if (targets === undefined) this.#allowed.set(source, targets = new Map());
+    if (!targets.has(target)) this.#allowedCount++;
+    targets.set(target, pair);
+    return pair;
   }
 
   /** Forgets remembered permissions between two users (a contact changed). */
   #forgetAllowed(a: string, b: string): void {
-    this.#allowed.delete(`${a}\u0000${b}`);
-    this.#allowed.delete(`${b}\u0000${a}`);
+    this.#forgetPair(a, b);
+    this.#forgetPair(b, a);
+  }
+
+  #forgetPair(source: string, target: string): void {
+    const targets = this.#allowed.get(source);
+    if (targets?.delete(target)) {
+      this.#allowedCount--;
+      if (targets.size === 0) this.#allowed.delete(source);
+    }
+  }
+
+  #queueDirect(
+    pair: Pair,
+    ts: number,
+    frame: Uint8Array,
+    from: Requester | null,
+    ticket: number,
+    waiter: PromiseWithResolvers<void> | null,
+  ): void {
+    const seq = this.seq.next();
+    // Decided before the commit: a message either goes to the inbox (and is
+    // then delivered only by draining it) or is pushed live, never both, so
+    // a login racing with this commit cannot see it twice.
+    const online = this.registry.isOnline(pair.target);
+    this.commits.enqueue(
+      new DirectJob(
+        this,
+        pair,
+        packKeyWithNumbers(pair.history, ts, seq),
+        seq,
+        frame,
+        online,
+        from,
+        ticket,
+        waiter,
+      ),
+    );
   }
 
   /**
    * Stores a direct message in the conversation history and delivers it to
    * the local `target`: pushed to every connection, or put in the inbox when
    * there is none. The writes are queued before this returns; the promise
-   * resolves once they are durable. Also used for inbound federation.
+   * resolves once they are durable. Used for inbound federation.
    */
   storeDirect(source: string, target: string, ts: number, frame: Uint8Array): Promise<void> {
-    const seq = this.seq.next();
-    const mutations: Mutation[] = [
-      this.store.history.appendMutation(conversation(source, target), ts, seq, frame),
-    ];
-    const online = this.registry.isOnline(target);
-    const inbox = this.store.inbox.putMutation(target, seq, frame);
-    // Decided before the commit: a message either goes to the inbox (and is
-    // then delivered only by draining it) or is pushed live, never both, so
-    // a login racing with this commit cannot see it twice.
-    if (!online) mutations.push(inbox);
-    return this.commits.submit(mutations).then(() =>
-      this.#deliverDirect(target, frame, online, inbox)
-    );
+    const waiter = Promise.withResolvers<void>();
+    const pair: Pair = {
+      source,
+      target,
+      history: packKey(conversation(source, target)),
+      until: 0,
+    };
+    this.#queueDirect(pair, ts, frame, null, 0, waiter);
+    return waiter.promise;
   }
 
-  async #deliverDirect(
-    target: string,
-    frame: Uint8Array,
-    online: boolean,
-    inbox: Mutation,
-  ): Promise<void> {
-    if (online) {
+  /**
+   * @internal DirectJob: its writes are applied (visible, safe from a crash
+   * of this process): deliver. Delivery does not wait for the fsync that
+   * makes the message safe from power loss; the acknowledgement does (see
+   * README, "Durability").
+   */
+  directApplied(job: DirectJob): void {
+    const target = job.pair.target;
+    if (job.online && !job.inboxOnly) {
       const sessions = this.registry.sessions(target);
-      if (sessions !== undefined) {
-        for (const s of sessions) s.push(frame);
-        return;
+      if (sessions === undefined) {
+        // Everyone left while we committed: keep it for the next login (a
+        // second commit, before the answer).
+        job.needsInbox = true;
+      } else {
+        for (const s of sessions) s.push(job.frame);
       }
-      // Everyone left while we committed: keep it for the next login.
-      await this.commits.submit([inbox]);
+    } else if (this.registry.isOnline(target)) {
+      void this.drainInbox(target);
     }
-    if (this.registry.isOnline(target)) void this.drainInbox(target);
+    if (job.from !== null && !job.inboxOnly) {
+      this.#pushToOthers(job.from, job.pair.source, job.frame);
+    }
+  }
+
+  /** @internal DirectJob: its writes are durable; answer. */
+  directCommitted(job: DirectJob): void {
+    if (job.needsInbox) {
+      job.needsInbox = false;
+      job.inboxOnly = true;
+      this.commits.enqueue(job);
+      return;
+    }
+    if (job.from !== null) {
+      this.counters.local++;
+      job.from.settle(job.ticket, OK);
+    } else {
+      job.waiter?.resolve();
+    }
+  }
+
+  /** @internal DirectJob: the commit failed; nothing was stored. */
+  directFailed(job: DirectJob, error: unknown): void {
+    if (job.from !== null) {
+      this.log.warn("request failed", { user: job.from.address, error: String(error) });
+      job.from.settle(job.ticket, ErrorCode.Unavailable);
+    } else {
+      job.waiter?.reject(error);
+    }
   }
 
   /** The sender's own other connections see what it sent (spec §6). */

@@ -79,9 +79,11 @@ export class SolecServer {
 
   constructor(private readonly opts: ServerOptions, private readonly deps: ServerDeps) {
     this.store = new Store(deps.kv);
-    this.commits = new CommitQueue(deps.kv);
-    this.authCache = new AuthCache(opts.authCacheTtlMs ?? 60_000);
     this.log = deps.log ?? silentLogger;
+    this.commits = new CommitQueue(deps.kv, undefined, (e) => {
+      this.log.error("commit completion failed", { error: String(e) });
+    });
+    this.authCache = new AuthCache(opts.authCacheTtlMs ?? 60_000);
     this.#options = {
       domain: opts.domain.toLowerCase(),
       maxPayload: opts.maxPayload ?? 8192,

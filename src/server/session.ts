@@ -10,11 +10,12 @@
  */
 import {
   ConnType,
+  decodeMessageView,
   decodePayload,
   encode,
   ErrorCode,
   FrameDecoder,
-  type Message,
+  type MessageView,
   type Payload,
   PayloadType,
   ProtocolError,
@@ -25,9 +26,8 @@ import { parseUserName } from "../protocol/mod.ts";
 import type { Connection } from "../platform.ts";
 import { hashPassword, needsRehash, verifyAgainstDummy, verifyPassword } from "./password.ts";
 import { ConnWriter } from "./conn-writer.ts";
-import { OK, type Staged } from "./router.ts";
+import { OK, QUEUED, type Requester } from "./router.ts";
 import { TokenBucket } from "./rate-limit.ts";
-import { utf8Length } from "../protocol/utf8.ts";
 import type { ServerContext } from "./context.ts";
 
 const State = {
@@ -57,8 +57,12 @@ export const GREETING = encode({
 
 /** Unanswered pipelined Messages per connection before it stops reading. */
 const MAX_INFLIGHT = 1024;
+/** A reply slot whose code is not known yet. */
+const PENDING = -2;
+/** Answered reply slots kept before the queue is compacted. */
+const COMPACT_AT = 4096;
 
-export class Session {
+export class Session implements Requester {
   #state: State = State.AwaitHandshake;
   readonly writer: ConnWriter;
   readonly #decoder: FrameDecoder;
@@ -77,10 +81,17 @@ export class Session {
   #bucket: TokenBucket | null = null;
   /** Called once when the session closes. */
   readonly #onClose: (() => void)[] = [];
-  /** Messages validated and queued whose replies are not written yet. */
-  #inflight = 0;
-  /** Settles after the last queued reply is written; never rejects. */
-  #tail: Promise<void> = Promise.resolve();
+  /**
+   * Replies to pipelined Messages, in request order: a code, or PENDING while
+   * the message is in a group commit. Ticket t is slot `t - #ticketBase`;
+   * slots before `#head` are answered.
+   */
+  #codes: number[] = [];
+  #startedAt: number[] = [];
+  #head = 0;
+  #ticketBase = 0;
+  /** Woken when every queued reply has been written. */
+  #repliesDrained: (() => void)[] = [];
 
   constructor(private readonly conn: Connection, private readonly ctx: ServerContext) {
     this.#decoder = new FrameDecoder({ maxPayload: ctx.options.maxPayload });
@@ -137,7 +148,12 @@ export class Session {
           const type = this.#decoder.next();
           if (type === -1) break;
           this.ctx.metrics.countReceived(type);
-          const p = decodePayload(type, this.#decoder.payload);
+          // A Message on an established session, the hot path, is read as a
+          // view (content left as bytes); anything else is decoded in full.
+          const view = type === PayloadType.Message && this.#state === State.Established
+            ? decodeMessageView(this.#decoder.payload)
+            : null;
+          const p = view === null ? decodePayload(type, this.#decoder.payload) : null;
           const started = performance.now();
           if (this.#bucket !== null && type !== PayloadType.Success) {
             const verdict = this.#bucket.take(started);
@@ -162,9 +178,7 @@ export class Session {
           // Only Messages are pipelined; anything else waits until every
           // earlier reply is out, so replies stay in request order.
           if (this.#inflight > 0 && type !== PayloadType.Message) await this.#drainReplies();
-          const pending = type === PayloadType.Message && this.#state === State.Established
-            ? this.#message(p as Message, started)
-            : this.#handle(p);
+          const pending = view !== null ? this.#message(view, started) : this.#handle(p as Payload);
           if (pending !== undefined) {
             this.#busy = true;
             await pending;
@@ -191,49 +205,90 @@ export class Session {
     }
   }
 
+  /** Messages validated and queued whose replies are not written yet. */
+  get #inflight(): number {
+    return this.#codes.length - this.#head;
+  }
+
   /**
    * A Message on an established client session: validated now (in order),
    * committed with whatever else is queued, answered when durable. The
    * session goes on reading meanwhile, up to MAX_INFLIGHT unanswered.
+   * Returns a promise only when the session must wait before reading on.
    */
-  async #message(m: Message, started: number): Promise<void> {
-    let staged: Staged;
-    if (this.#tooLong(m.content)) {
+  #message(m: MessageView, started: number): Promise<void> | undefined {
+    this.#codes.push(PENDING);
+    this.#startedAt.push(started);
+    const ticket = this.#ticketBase + this.#codes.length - 1;
+    let staged: number | Promise<number>;
+    if (m.contentEnd - m.contentStart > this.ctx.options.maxMessageBytes) {
       staged = ErrorCode.NotFound;
     } else {
       try {
-        staged = await this.ctx.router.stageMessage(this, m);
+        staged = this.ctx.router.stageMessage(this, m, this.#decoder.payload, ticket);
       } catch (e) {
         this.ctx.log.warn("request failed", { user: this.address, error: String(e) });
         staged = ErrorCode.Unavailable;
       }
     }
-    const done = typeof staged === "number" ? staged : staged.done;
-    if (typeof done === "number" && this.#inflight === 0) {
-      this.#reply(done);
-      this.ctx.metrics.observeRequest(PayloadType.Message, (performance.now() - started) / 1000);
-      return;
+    if (typeof staged !== "number") return this.#messageStaging(staged, ticket);
+    if (staged !== QUEUED) this.settle(ticket, staged);
+    return this.#inflight >= MAX_INFLIGHT ? this.#drainReplies() : undefined;
+  }
+
+  async #messageStaging(staged: Promise<number>, ticket: number): Promise<void> {
+    let code: number;
+    try {
+      code = await staged;
+    } catch (e) {
+      this.ctx.log.warn("request failed", { user: this.address, error: String(e) });
+      code = ErrorCode.Unavailable;
     }
-    this.#inflight++;
-    this.#tail = this.#tail.then(() => done).then(
-      (code) => this.#replyQueued(code, started),
-      (e) => {
-        this.ctx.log.warn("request failed", { user: this.address, error: String(e) });
-        this.#replyQueued(ErrorCode.Unavailable, started);
-      },
-    );
+    if (code !== QUEUED) this.settle(ticket, code);
     if (this.#inflight >= MAX_INFLIGHT) await this.#drainReplies();
   }
 
-  #replyQueued(code: number, started: number): void {
-    this.#inflight--;
-    this.#reply(code);
-    this.ctx.metrics.observeRequest(PayloadType.Message, (performance.now() - started) / 1000);
+  /** The final code of a queued Message: replies go out in request order. */
+  settle(ticket: number, code: number): void {
+    const slot = ticket - this.#ticketBase;
+    this.#codes[slot] = code;
+    if (slot === this.#head) this.#writeSettledReplies();
+  }
+
+  #writeSettledReplies(): void {
+    const codes = this.#codes;
+    let head = this.#head;
+    const now = performance.now();
+    while (head < codes.length && codes[head] !== PENDING) {
+      this.#reply(codes[head]);
+      this.ctx.metrics.observeRequest(PayloadType.Message, (now - this.#startedAt[head]) / 1000);
+      head++;
+    }
+    if (head === codes.length) {
+      this.#ticketBase += head;
+      this.#head = 0;
+      codes.length = 0;
+      this.#startedAt.length = 0;
+      const waiters = this.#repliesDrained;
+      if (waiters.length > 0) {
+        this.#repliesDrained = [];
+        for (const w of waiters) w();
+      }
+      return;
+    }
+    if (head >= COMPACT_AT) {
+      codes.splice(0, head);
+      this.#startedAt.splice(0, head);
+      this.#ticketBase += head;
+      head = 0;
+    }
+    this.#head = head;
   }
 
   /** Waits until every queued reply has been written. */
-  async #drainReplies(): Promise<void> {
-    while (this.#inflight > 0) await this.#tail;
+  #drainReplies(): Promise<void> {
+    if (this.#inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#repliesDrained.push(resolve));
   }
 
   /**
@@ -464,7 +519,8 @@ export class Session {
   #request(p: Payload): Promise<void> | undefined {
     switch (p.type) {
       case PayloadType.Message:
-        return this.#message(p, performance.now());
+        // Not reached: run() reads Messages in this state as views.
+        return this.#violation("unexpected Message");
       case PayloadType.Usermode:
         return this.#run(() => this.ctx.router.usermode(this, p.user, p.channel, p.mode));
       case PayloadType.History:
@@ -476,13 +532,6 @@ export class Session {
       default:
         return this.#violation(`payload type ${p.type} not allowed from a client`);
     }
-  }
-
-  /** Content over `maxMessageBytes` (cheap test first: UTF-8 is 1-3 bytes per UTF-16 unit). */
-  #tooLong(content: string): boolean {
-    const max = this.ctx.options.maxMessageBytes;
-    if (content.length * 3 <= max) return false;
-    return content.length > max || utf8Length(content) > max;
   }
 
   /** Runs a request whose result is a single reply; store failures answer 0x83. */

@@ -6,6 +6,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { MemoryKv } from "../../src/kv/memory.ts";
+import { compareBytes, encodeKey } from "../../src/kv/key-codec.ts";
+import type { KvKey } from "../../src/kv/kv.ts";
 
 describe("MemoryKv blocks", () => {
   it("matches a sorted model under random inserts and deletes across many blocks", async () => {
@@ -60,5 +62,37 @@ describe("MemoryKv blocks", () => {
     await kv.set(["k", 1], 1);
     assert.equal((await kv.get(["k", 1])).value, 1);
     await kv.close();
+  });
+
+  it("finds every key among long shared prefixes (conversation-like keys)", async () => {
+    // Names that are prefixes of each other ("u1", "u10", "u100") and many
+    // interleaved appends: the bisection's shared-prefix shortcut must never
+    // skip a differing byte.
+    const kv = new MemoryKv();
+    const names = ["u1", "u10", "u100", "u11", "u2", "v", "u1\u00e9", "u"];
+    const keys: KvKey[] = [];
+    let seed = 11;
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    for (let round = 0; round < 12; round++) {
+      const atomic = kv.atomic();
+      for (let j = 0; j < 400; j++) {
+        const a = names[rand(names.length)];
+        const b = names[rand(names.length)];
+        const key = ["history", "direct", a, b, 1_700_000_000_000 + rand(50), rand(1000)];
+        atomic.set(key, j);
+        keys.push(key);
+      }
+      assert.ok((await atomic.commit()).ok);
+    }
+    const expected = [...new Map(keys.map((k) => [encodeKey(k).join(","), encodeKey(k)])).values()]
+      .sort(compareBytes);
+    const listed: Uint8Array[] = [];
+    for await (const e of kv.list({ prefix: ["history"] })) listed.push(encodeKey(e.key));
+    assert.deepEqual(listed, expected);
+    for (const k of keys.slice(0, 500)) {
+      assert.notEqual((await kv.get(k)).versionstamp, null, `missing ${JSON.stringify(k)}`);
+    }
+    const absent = ["history", "direct", "u1", "u10", 1_700_000_000_000 + 60, 5];
+    assert.equal((await kv.get(absent)).versionstamp, null);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { encode, type Payload } from "../../src/protocol/mod.ts";
+import { encode, encodeMessage, type Payload } from "../../src/protocol/mod.ts";
 import { RawClient } from "../support/raw-client.ts";
 import { startServer, type TestServer } from "../support/server.ts";
 import { hex } from "../protocol/vectors.ts";
@@ -149,6 +149,21 @@ describe("client session", () => {
     { name: "a truncated Message", loggedIn: true, bytes: hex("05 00 04 00 05 61 62") },
     { name: "invalid UTF-8", loggedIn: true, bytes: hex("10 00 03 00 01 FF") },
     {
+      name: "invalid UTF-8 in a Message's content",
+      loggedIn: true,
+      bytes: hex("05 00 11 00 01 61 00 01 62 00 00 01 9B 00 00 00 00 00 01 FF"),
+    },
+    {
+      name: "invalid UTF-8 in a Message's source",
+      loggedIn: true,
+      bytes: hex("05 00 11 00 01 C0 00 01 62 00 00 01 9B 00 00 00 00 00 01 41"),
+    },
+    {
+      name: "a Message cut inside its content",
+      loggedIn: true,
+      bytes: hex("05 00 11 00 01 61 00 01 62 00 00 01 9B 00 00 00 00 00 05 41 41 41 41"),
+    },
+    {
       name: "a negative History count",
       loggedIn: true,
       bytes: hex(
@@ -178,4 +193,66 @@ describe("client session", () => {
       bystander.close();
     });
   }
+});
+
+describe("messages as stored and forwarded", () => {
+  let t: TestServer;
+  let alice: string, bob: string;
+  before(async () => {
+    t = await startServer();
+    alice = await t.addUser("alice");
+    bob = await t.addUser("bob");
+    await t.contacts(alice, bob);
+  });
+  after(() => t.cleanup());
+
+  async function login(name: string): Promise<RawClient> {
+    const c = await RawClient.connect(t.port);
+    await c.send(HS_USER);
+    await c.send(auth(name, `pw-${name}`));
+    await c.waitFrames(2);
+    return c;
+  }
+
+  /** A Message payload spelled out, with optional bytes after the content. */
+  function messageFrame(source: string, target: string, ts: number, content: string, extra = "") {
+    const body = encodeMessage(source, target, ts, content).subarray(3);
+    const tail = extra === "" ? new Uint8Array(0) : hex(extra);
+    const out = new Uint8Array(3 + body.length + tail.length);
+    out.set([0x05, (body.length + tail.length) >> 8, (body.length + tail.length) & 0xff]);
+    out.set(body, 3);
+    out.set(tail, 3 + body.length);
+    return out;
+  }
+
+  it("forwards a canonical frame byte for byte", async () => {
+    const a = await login("alice");
+    const b = await login("bob");
+    const frame = messageFrame(alice, bob, 1767225600123, "h\u00e9llo \u{1f600}");
+    await a.send(frame);
+    assert.deepEqual((await a.waitFrames(3))[2], { type: 0x01 });
+    await b.waitFrames(3);
+    assert.deepEqual(b.raw[2], frame);
+    a.close();
+    b.close();
+  });
+
+  it("stores and forwards the canonical form of any other spelling", async () => {
+    const a = await login("alice");
+    const b = await login("bob");
+    // Domain in capitals, timestamp in seconds, two bytes after the content.
+    const sent = messageFrame("alice@A.TEST", "bob@A.Test", 1767225601, "hi", "00 07");
+    await a.send(sent);
+    assert.deepEqual((await a.waitFrames(3))[2], { type: 0x01 });
+    await b.waitFrames(3);
+    const canonical = encodeMessage(alice, bob, 1767225601000, "hi");
+    assert.deepEqual(b.raw[2], canonical);
+    // History replays the same canonical bytes.
+    await b.send({ type: 0x08, target: alice, since: 0, count: 1, offset: 0 });
+    await b.waitFrames(5);
+    assert.deepEqual(b.raw[3], canonical);
+    assert.deepEqual(b.frames[4], { type: 0x01 });
+    a.close();
+    b.close();
+  });
 });

@@ -5,6 +5,7 @@
  */
 import type {
   AtomicCheck,
+  AtomicCommitOptions,
   AtomicOperation,
   Kv,
   KvCommitError,
@@ -100,9 +101,9 @@ export class FaultyKv implements Kv {
         inner.sum(key, n);
         return op;
       },
-      async commit(): Promise<KvCommitResult | KvCommitError> {
+      async commit(options?: AtomicCommitOptions): Promise<KvCommitResult | KvCommitError> {
         check();
-        return await inner.commit();
+        return await inner.commit(options);
       },
     };
     return op;

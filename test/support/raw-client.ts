@@ -3,11 +3,19 @@
  * decoded frames with a timeout, observe the close.
  */
 import type { Connection } from "../../src/platform.ts";
-import { decodePayload, encode, FrameDecoder, type Payload } from "../../src/protocol/mod.ts";
+import {
+  decodePayload,
+  encode,
+  FrameDecoder,
+  frameOf,
+  type Payload,
+} from "../../src/protocol/mod.ts";
 import { platform } from "./platform.ts";
 
 export class RawClient {
   readonly frames: Payload[] = [];
+  /** The same frames as received, bytes for bytes. */
+  readonly raw: Uint8Array[] = [];
   #waiters: (() => void)[] = [];
   #ended = false;
   readonly done: Promise<void>;
@@ -20,6 +28,7 @@ export class RawClient {
           decoder.push(chunk);
           for (let t = decoder.next(); t !== -1; t = decoder.next()) {
             const p = decodePayload(t, decoder.payload);
+            this.raw.push(frameOf(t, decoder.payload));
             // Copy views: the test may keep frames after more data arrived.
             this.frames.push(p.type === 0xff ? { type: 0xff, data: p.data.slice() } : p);
           }
