@@ -1,0 +1,133 @@
+/**
+ * The group commit queue: one transaction per event-loop turn, pipelined
+ * transactions whose jobs still hear `applied` then `committed` strictly in
+ * submission order, and a failed batch that fails only its own jobs.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type CommitJob, CommitQueue } from "../../src/server/commit-queue.ts";
+import { MemoryKv } from "../../src/kv/memory.ts";
+import type { AtomicCommitOptions, AtomicOperation, Kv } from "../../src/kv/kv.ts";
+import { FaultyKv } from "../support/faulty-kv.ts";
+
+/** A job that records what it heard in a shared log. */
+function job(log: string[], name: string, key = name): CommitJob {
+  return {
+    write(atomic: AtomicOperation) {
+      atomic.set(["k", key], name);
+      return 1;
+    },
+    applied: () => log.push(`applied ${name}`),
+    committed: () => log.push(`committed ${name}`),
+    failed: () => log.push(`failed ${name}`),
+  };
+}
+
+/**
+ * A store whose commits apply at once but become durable only when the test
+ * says so, in any order: like SQLite "full" with fsyncs finishing out of order.
+ */
+class SlowSyncKv {
+  readonly inner = new MemoryKv();
+  readonly durable: (() => void)[] = [];
+  atomic(): AtomicOperation {
+    const op = this.inner.atomic();
+    const commit = op.commit.bind(op);
+    op.commit = (options?: AtomicCommitOptions) =>
+      commit().then((res) => {
+        if (res.ok) options?.onApplied?.(res);
+        return new Promise((resolve) => this.durable.push(() => resolve(res)));
+      });
+    return op;
+  }
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+describe("CommitQueue", () => {
+  it("commits everything queued in one turn as one transaction", async () => {
+    const kv = new MemoryKv();
+    const q = new CommitQueue(kv);
+    const log: string[] = [];
+    for (const n of ["a", "b", "c"]) q.enqueue(job(log, n));
+    await q.drained();
+    assert.equal(q.commits, 1);
+    assert.equal(q.mutations, 3);
+    assert.deepEqual(log, [
+      "applied a",
+      "applied b",
+      "applied c",
+      "committed a",
+      "committed b",
+      "committed c",
+    ]);
+    assert.equal((await kv.get(["k", "b"])).value, "b");
+  });
+
+  it("writes the next batch before the previous is durable, and answers in order", async () => {
+    const slow = new SlowSyncKv();
+    const q = new CommitQueue(slow as unknown as Kv);
+    const log: string[] = [];
+    q.enqueue(job(log, "first"));
+    await turn();
+    await turn();
+    q.enqueue(job(log, "second"));
+    await turn();
+    await turn();
+    // Both transactions are written (applied) while neither is durable.
+    assert.deepEqual(log, ["applied first", "applied second"]);
+    assert.equal(slow.durable.length, 2);
+    // The later one becomes durable first: nobody hears before the earlier one.
+    slow.durable[1]();
+    await turn();
+    assert.deepEqual(log, ["applied first", "applied second"]);
+    slow.durable[0]();
+    await q.drained();
+    assert.deepEqual(log, [
+      "applied first",
+      "applied second",
+      "committed first",
+      "committed second",
+    ]);
+  });
+
+  it("fails only the batch whose commit failed; later batches commit", async () => {
+    const faulty = new FaultyKv(new MemoryKv());
+    const q = new CommitQueue(faulty);
+    const log: string[] = [];
+    faulty.failing = true;
+    q.enqueue(job(log, "lost"));
+    await turn();
+    await turn();
+    faulty.failing = false;
+    q.enqueue(job(log, "kept"));
+    await q.drained();
+    assert.deepEqual(log, ["failed lost", "applied kept", "committed kept"]);
+    assert.equal((await faulty.get(["k", "lost"])).versionstamp, null);
+  });
+
+  it("reports a job handler that throws and still answers the others", async () => {
+    const errors: unknown[] = [];
+    const q = new CommitQueue(new MemoryKv(), undefined, (e) => errors.push(e));
+    const log: string[] = [];
+    q.enqueue({
+      ...job(log, "bad"),
+      committed: () => {
+        throw new Error("boom");
+      },
+    });
+    q.enqueue(job(log, "good"));
+    await q.drained();
+    assert.equal(errors.length, 1);
+    assert.ok(log.includes("committed good"));
+  });
+
+  it("submit() resolves once committed and rejects when the commit fails", async () => {
+    const faulty = new FaultyKv(new MemoryKv());
+    const q = new CommitQueue(faulty);
+    await q.submit([{ op: "set", key: ["k", "x"], value: 1 }]);
+    assert.equal((await faulty.get(["k", "x"])).value, 1);
+    faulty.failing = true;
+    await assert.rejects(q.submit([{ op: "set", key: ["k", "y"], value: 2 }]), /simulated/);
+  });
+});
