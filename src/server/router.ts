@@ -19,7 +19,7 @@ import {
 } from "../protocol/mod.ts";
 import { readUtf8 } from "../protocol/utf8.ts";
 import type { AtomicOperation, KvKey } from "../kv/kv.ts";
-import { type PackedKey, packKey, packKeyWithNumbers } from "../kv/key-codec.ts";
+import type { PackedKey } from "../kv/key-codec.ts";
 import {
   channelKey,
   contactKey,
@@ -28,6 +28,8 @@ import {
   inboxKey,
   joinedKey,
   type Mutation,
+  packedConversation,
+  packedHistoryKey,
   REMOTE_MEMBERS,
   remoteMemberKey,
   set as set_,
@@ -301,7 +303,7 @@ export class Router {
     const pair: Pair = {
       source,
       target,
-      history: packKey(conversation(source, target)),
+      history: packedConversation(source, target),
       until: Date.now() + ALLOWED_TTL_MS,
     };
     let targets = this.#allowed.get(source);
@@ -342,7 +344,7 @@ export class Router {
       new DirectJob(
         this,
         pair,
-        packKeyWithNumbers(pair.history, ts, seq),
+        packedHistoryKey(pair.history, ts, seq),
         seq,
         frame,
         online,
@@ -364,7 +366,7 @@ export class Router {
     const pair: Pair = {
       source,
       target,
-      history: packKey(conversation(source, target)),
+      history: packedConversation(source, target),
       until: 0,
     };
     this.#queueDirect(pair, ts, frame, null, 0, waiter);

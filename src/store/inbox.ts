@@ -1,6 +1,5 @@
 import type { Kv, KvKey } from "../kv/kv.ts";
-import { inboxKey, inboxOf } from "./keys.ts";
-import { type Mutation, set } from "./mutation.ts";
+import { inboxOf } from "./keys.ts";
 
 export interface InboxEntry {
   readonly key: KvKey;
@@ -10,10 +9,6 @@ export interface InboxEntry {
 /** Offline inbox: direct messages for a user with no connection, oldest first. */
 export class Inbox {
   constructor(private readonly kv: Kv) {}
-
-  putMutation(user: string, seq: number, frame: Uint8Array): Mutation {
-    return set(inboxKey(user, seq), frame);
-  }
 
   async take(user: string, limit: number): Promise<InboxEntry[]> {
     const out: InboxEntry[] = [];

@@ -20,6 +20,7 @@
  * encoded frames: replaying history or an inbox sends stored bytes as they are.
  */
 import type { KvKey } from "../kv/kv.ts";
+import { type PackedKey, packKey, packKeyWithNumbers } from "../kv/key-codec.ts";
 
 export const userKey = (user: string): KvKey => ["users", user];
 export const USERS: KvKey = ["users"];
@@ -58,6 +59,11 @@ export function conversation(a: string, b?: string): KvKey {
   return a < b ? ["history", "direct", a, b] : ["history", "direct", b, a];
 }
 export const historyKey = (conv: KvKey, ts: number, seq: number): KvKey => [...conv, ts, seq];
+/** A direct conversation's history prefix, encoded once (hot path: see `packedHistoryKey`). */
+export const packedConversation = (a: string, b: string): PackedKey => packKey(conversation(a, b));
+/** `historyKey` under a packed conversation prefix. */
+export const packedHistoryKey = (conv: PackedKey, ts: number, seq: number): PackedKey =>
+  packKeyWithNumbers(conv, ts, seq);
 
 export const inboxKey = (user: string, seq: number): KvKey => ["inbox", user, seq];
 export const inboxOf = (user: string): KvKey => ["inbox", user];
