@@ -121,6 +121,10 @@ smoke() {
   SERVE_PID=""
   [ "$code" -eq 0 ] || fail "$name: exit code $code after SIGTERM"
   grep -q '"msg":"stopped"' "$WORK/serve.log" || fail "$name: no \"stopped\" log line"
+  # The store's flusher thread is a second entry point inside the binary.
+  if grep -q "flusher thread failed" "$WORK/serve.log"; then
+    fail "$name: the SQLite flusher thread did not run"
+  fi
 
   awk -v n="$name" -v s="$size" -v t="$startup_ms" -v d="$(($(now_ms) - stop_started))" \
     'BEGIN { printf "smoke: %s OK: size %.1f MiB, start-up %d ms (launch to listening), stop %d ms\n", n, s / 1048576, t, d }'

@@ -8,6 +8,8 @@
  * directly by the core, since both runtimes provide them.
  */
 
+import type { StartSqliteFlusher } from "./kv/sqlite-flusher.ts";
+
 /** Host and port of one end of a TCP connection. */
 export interface NetAddr {
   readonly hostname: string;
@@ -117,5 +119,7 @@ export interface Platform {
   readonly runtime: "bun" | "deno";
   readonly net: NetAdapter;
   readonly openSqlite: OpenSqlite;
+  /** Starts the SQLite store's flusher thread (fsyncs and checkpoints off the event loop). */
+  readonly startSqliteFlusher: StartSqliteFlusher;
   readonly serveHttp: (options: ServeHttpOptions) => Promise<HttpServer>;
 }

@@ -13,10 +13,13 @@ import type { Kv } from "./kv.ts";
 import { MemoryKv } from "./memory.ts";
 import { SqliteKv } from "./sqlite.ts";
 import type { SqliteSynchronous } from "./sqlite.ts";
+import type { StartSqliteFlusher } from "./sqlite-flusher.ts";
 
 /** What the entry point injects: the runtime's SQLite driver. */
 export interface OpenKvDeps {
   readonly openSqlite: OpenSqlite;
+  /** For long-running processes (the server): SQLite's fsyncs and checkpoints on a thread. */
+  readonly startSqliteFlusher?: StartSqliteFlusher;
 }
 
 interface StoreOpener {
@@ -72,7 +75,12 @@ function openSqliteStore(rest: string, url: string, deps: OpenKvDeps): Kv {
     }
     synchronous = mode;
   }
-  return new SqliteKv({ openSqlite: deps.openSqlite, path, synchronous });
+  return new SqliteKv({
+    openSqlite: deps.openSqlite,
+    startFlusher: deps.startSqliteFlusher,
+    path,
+    synchronous,
+  });
 }
 
 /**

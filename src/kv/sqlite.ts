@@ -19,6 +19,8 @@
 import type { OpenSqlite, SqliteDatabase, SqliteStatement } from "../platform.ts";
 import { closeSync, fsync, openSync } from "node:fs";
 import { EngineKv, formatVersionstamp } from "./engine.ts";
+import { Flusher } from "./sqlite-flusher.ts";
+import type { CheckpointReport, StartSqliteFlusher } from "./sqlite-flusher.ts";
 import type { KvEngine, RawCheck, RawEntry, RawMutation } from "./engine.ts";
 import type { KvCapabilities } from "./kv.ts";
 import { sumEncoded } from "./value-codec.ts";
@@ -35,6 +37,10 @@ import { sumEncoded } from "./value-codec.ts";
  * the WAL file run on the runtime's worker threads; commits that finish while
  * one fsync runs share the next. The bytes on disk and the guarantee are the
  * same, but the event loop keeps serving while the disk flushes.
+ *
+ * With a flusher thread (`startFlusher`, what the server uses) those fsyncs and all WAL
+ * checkpoints run on the thread, see `sqlite-flusher.ts`; without one (the CLI's short
+ * commands) fsyncs go through `fs.fsync` and SQLite checkpoints inside COMMIT as usual.
  */
 export type SqliteSynchronous = "full" | "normal" | "off";
 
@@ -46,6 +52,25 @@ export interface SqliteKvOptions {
   readonly synchronous?: SqliteSynchronous;
   /** How long a commit waits for another process's write lock; defaults to 5000 ms. */
   readonly busyTimeoutMs?: number;
+  /** Runs fsyncs and checkpoints on another thread (not used with synchronous "off"). */
+  readonly startFlusher?: StartSqliteFlusher;
+  /**
+   * With a flusher: once the WAL holds this many frames (pages), new commits wait while the
+   * flusher copies the rest into the database, so that the next commit can start the WAL
+   * over. Defaults to 8192 (32 MiB with 4 KiB pages).
+   */
+  readonly walRestartFrames?: number;
+  /** With a flusher: checkpoint at most this often while commits come in; default 200 ms. */
+  readonly checkpointEveryMs?: number;
+}
+
+/** A commit that arrived while the WAL is being emptied (see `walRestartFrames`). */
+interface DeferredCommit {
+  readonly checks: readonly RawCheck[];
+  readonly mutations: readonly RawMutation[];
+  readonly onApplied: ((versionstamp: string) => void) | undefined;
+  readonly resolve: (versionstamp: string | null) => void;
+  readonly reject: (e: unknown) => void;
 }
 
 const SCHEMA_VERSION = 1;
@@ -92,6 +117,16 @@ class SqliteEngine implements KvEngine {
   #walFd: number | null = null;
   #syncRunning = false;
   #syncWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #flusher: Flusher | null = null;
+  /** The fsync the flusher is running for the current batch of waiters. */
+  #flusherSyncSeq = 0;
+  #finishSync: ((err: unknown) => void) | null = null;
+  readonly #walRestartFrames: number;
+  /** The checkpoint that catches up before a WAL restart (0: none running). */
+  #catchUpCheckpoint = 0;
+  /** Non-zero while commits wait for the checkpoint with this number. */
+  #restartCheckpoint = 0;
+  #deferred: DeferredCommit[] = [];
 
   constructor(options: SqliteKvOptions) {
     const synchronous = options.synchronous ?? "full";
@@ -101,6 +136,11 @@ class SqliteEngine implements KvEngine {
     const busy = options.busyTimeoutMs ?? 5000;
     if (!Number.isInteger(busy) || busy < 0) throw new TypeError(`invalid busyTimeoutMs ${busy}`);
 
+    const restart = options.walRestartFrames ?? 8192;
+    if (!Number.isInteger(restart) || restart < 1) {
+      throw new TypeError(`invalid walRestartFrames ${restart}`);
+    }
+    this.#walRestartFrames = restart;
     this.#walPath = `${options.path}-wal`;
     this.#syncCommits = synchronous === "full";
     const db = options.openSqlite(options.path);
@@ -157,6 +197,79 @@ class SqliteEngine implements KvEngine {
       throw err;
     }
     this.#db = db;
+    if (options.startFlusher !== undefined && synchronous !== "off") {
+      // The flusher checkpoints; SQLite must not also do it inside our COMMITs.
+      db.exec("PRAGMA wal_autocheckpoint = 0");
+      this.#flusher = new Flusher(options.startFlusher(), {
+        path: options.path,
+        walPath: this.#walPath,
+        busyTimeoutMs: busy,
+        checkpointEveryMs: options.checkpointEveryMs ?? 200,
+      }, {
+        synced: (seq, error) => {
+          if (seq === this.#flusherSyncSeq) this.#finishSync?.(error);
+        },
+        checkpointed: (report) => this.#checkpointed(report),
+        failed: (error) => this.#flusherFailed(error),
+      });
+    }
+  }
+
+  /**
+   * After each checkpoint: start the WAL over once it has grown long (walRestartFrames).
+   * Under steady load the checkpoints never quite catch up with the writer, and SQLite only
+   * starts the WAL over when a commit begins with every frame copied. So: one checkpoint
+   * right away to catch up, then new commits wait for one more that copies the few frames
+   * written meanwhile (about a millisecond, every walRestartFrames pages).
+   */
+  #checkpointed(report: CheckpointReport): void {
+    const flusher = this.#flusher;
+    if (flusher === null) return;
+    if (this.#restartCheckpoint !== 0) {
+      if (report.seq < this.#restartCheckpoint) return;
+      // Emptied (or as far as another process's readers allow): the next commit starts
+      // the WAL from its beginning, whichever it is.
+      this.#restartCheckpoint = 0;
+      this.#runDeferred();
+    } else if (this.#catchUpCheckpoint !== 0) {
+      if (report.seq < this.#catchUpCheckpoint) return;
+      this.#catchUpCheckpoint = 0;
+      if (report.error === undefined) this.#restartCheckpoint = flusher.requestCheckpoint();
+    } else if (report.walFrames >= this.#walRestartFrames && report.error === undefined) {
+      this.#catchUpCheckpoint = flusher.requestCheckpoint();
+    }
+  }
+
+  #flusherFailed(error: Error): void {
+    this.#flusher = null;
+    // The fsync it was running may not have happened. One started now covers everything
+    // written so far, so its commits just wait for that one; SQLite checkpoints by itself.
+    const finish = this.#finishSync;
+    this.#finishSync = null;
+    if (finish !== null) this.#fsyncWal(finish);
+    try {
+      this.#db.exec("PRAGMA wal_autocheckpoint = 1000");
+    } catch {
+      // The connection is closing; nothing to restore.
+    }
+    console.error(`${error.message}; fsyncs and checkpoints run on the event loop from now on`);
+    this.#catchUpCheckpoint = 0;
+    this.#restartCheckpoint = 0;
+    this.#runDeferred();
+  }
+
+  #runDeferred(): void {
+    const deferred = this.#deferred;
+    this.#deferred = [];
+    for (const d of deferred) {
+      try {
+        const result = this.commit(d.checks, d.mutations, d.onApplied);
+        if (typeof result === "object" && result !== null) result.then(d.resolve, d.reject);
+        else d.resolve(result);
+      } catch (e) {
+        d.reject(e);
+      }
+    }
   }
 
   get(key: Uint8Array): RawEntry | null {
@@ -186,7 +299,13 @@ class SqliteEngine implements KvEngine {
     mutations: readonly RawMutation[],
     onApplied?: (versionstamp: string) => void,
   ): string | null | Promise<string | null> {
+    if (this.#restartCheckpoint !== 0) {
+      return new Promise((resolve, reject) => {
+        this.#deferred.push({ checks, mutations, onApplied, resolve, reject });
+      });
+    }
     const versionstamp = this.#commitNow(checks, mutations);
+    this.#flusher?.noteWrite();
     if (versionstamp === null || !this.#syncCommits) return versionstamp;
     const durable = this.#durable().then(() => versionstamp);
     onApplied?.(versionstamp);
@@ -206,11 +325,26 @@ class SqliteEngine implements KvEngine {
     this.#syncWaiters = [];
     this.#syncRunning = true;
     const finish = (err: unknown) => {
+      this.#finishSync = null;
       this.#syncRunning = false;
       for (const w of batch) err ? w.reject(err) : w.resolve();
       // Commits that finished during this fsync need one that starts after them.
       if (this.#syncWaiters.length > 0) this.#startSync();
     };
+    try {
+      if (this.#flusher !== null) {
+        this.#finishSync = finish;
+        this.#flusherSyncSeq = this.#flusher.requestSync();
+        return;
+      }
+      this.#fsyncWal(finish);
+    } catch (err) {
+      finish(err);
+    }
+  }
+
+  /** An fsync of the WAL through `fs.fsync` (the runtime's I/O threads). */
+  #fsyncWal(finish: (err: unknown) => void): void {
     try {
       // The WAL file lives as long as the database is open; keep one descriptor.
       this.#walFd ??= openSync(this.#walPath, "r+");
@@ -267,7 +401,15 @@ class SqliteEngine implements KvEngine {
     this.#stmt.ping.get();
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    // Commits held for a WAL restart go ahead; then the worker stops and closes its
+    // connection before ours, so ours is the last and checkpoints the WAL away.
+    this.#restartCheckpoint = 0;
+    this.#runDeferred();
+    await this.#flusher?.close();
+    this.#flusher = null;
+    // Only if the worker had to be abandoned: its last fsync is unknown, so not durable.
+    this.#finishSync?.(new Error("the store was closed during an fsync"));
     if (this.#walFd !== null) closeSync(this.#walFd);
     this.#walFd = null;
     this.#db.close();

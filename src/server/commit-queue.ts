@@ -108,6 +108,11 @@ export class CommitQueue {
   #run = (): void => {
     this.#scheduled = false;
     while (this.#pending.length > 0) {
+      // While the store holds the newest transaction back (SQLite starting its WAL over),
+      // later jobs wait here and go in together once it is written, rather than lining up
+      // as one small transaction per turn of the event loop.
+      const newest = this.#flights[this.#flights.length - 1];
+      if (newest !== undefined && !newest.applied && !newest.settled) return;
       let jobs = this.#pending;
       if (jobs.length > this.maxBatch) {
         this.#pending = jobs.slice(this.maxBatch);
@@ -188,6 +193,14 @@ export class CommitQueue {
         } catch (e) {
           this.onJobError(e);
         }
+      }
+    }
+    if (this.#pending.length > 0 && !this.#scheduled) {
+      // Jobs held back by a transaction the store had not written yet (see #run).
+      const newest = flights[flights.length - 1];
+      if (newest === undefined || newest.applied || newest.settled) {
+        this.#scheduled = true;
+        setImmediate(this.#run);
       }
     }
     if (flights.length === 0 && this.#pending.length === 0 && this.#idle.length > 0) {

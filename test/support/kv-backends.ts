@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { detectRuntime } from "../../src/adapters/runtime.ts";
 import type { OpenSqlite } from "../../src/platform.ts";
+import type { StartSqliteFlusher } from "../../src/kv/sqlite-flusher.ts";
 
 let cached: Promise<OpenSqlite> | undefined;
 
@@ -23,6 +24,16 @@ export function openSqliteForRuntime(): Promise<OpenSqlite> {
     return mod.openSqlite as OpenSqlite;
   })();
   return cached;
+}
+
+/** The current runtime's SQLite flusher thread (see src/kv/sqlite-flusher.ts). */
+export async function startFlusherForRuntime(): Promise<StartSqliteFlusher> {
+  const spec = "../../src/adapters/" + detectRuntime() + "/sqlite.ts";
+  const mod: { startSqliteFlusher?: unknown } = await import(spec);
+  if (typeof mod.startSqliteFlusher !== "function") {
+    throw new Error(`${spec} exports no startSqliteFlusher`);
+  }
+  return mod.startSqliteFlusher as StartSqliteFlusher;
 }
 
 /** A fresh temporary directory with a database path inside; `remove()` deletes it all. */

@@ -2,6 +2,12 @@
 import type { Platform } from "../../platform.ts";
 import { serveHttp } from "./http.ts";
 import { net } from "./net.ts";
-import { openSqlite } from "./sqlite.ts";
+import { openSqlite, startSqliteFlusher } from "./sqlite.ts";
 
-export const platform: Platform = { runtime: "bun", net, openSqlite, serveHttp };
+export const platform: Platform = {
+  runtime: "bun",
+  net,
+  openSqlite,
+  startSqliteFlusher,
+  serveHttp,
+};

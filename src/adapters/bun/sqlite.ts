@@ -1,5 +1,6 @@
 import { Database } from "bun:sqlite";
 import type { OpenSqlite, SqliteDatabase, SqliteStatement, SqliteValue } from "../../platform.ts";
+import { type StartSqliteFlusher, workerThread } from "../../kv/sqlite-flusher.ts";
 
 /** SQLite through `bun:sqlite`, narrowed to the core's `SqliteDatabase`. */
 export const openSqlite: OpenSqlite = (path: string): SqliteDatabase => {
@@ -19,3 +20,14 @@ export const openSqlite: OpenSqlite = (path: string): SqliteDatabase => {
     close: () => db.close(),
   };
 };
+
+/**
+ * The store's flusher thread. In a single binary every module's `import.meta.url` is the
+ * binary's own (`…/$bunfs/root/…`) and the worker entry, built in as a second entry point
+ * (package.json `compile:bun`), is stored under its path relative to `src/`.
+ */
+const flusherEntry = import.meta.url.includes("/$bunfs/")
+  ? new URL("./adapters/bun/sqlite-flusher.js", import.meta.url)
+  : new URL("./sqlite-flusher.ts", import.meta.url);
+
+export const startSqliteFlusher: StartSqliteFlusher = () => workerThread(flusherEntry);

@@ -3,10 +3,16 @@ import type { Platform } from "../../platform.ts";
 import { setSlabAllocation } from "../../alloc.ts";
 import { serveHttp } from "./http.ts";
 import { net } from "./net.ts";
-import { openSqlite } from "./sqlite.ts";
+import { openSqlite, startSqliteFlusher } from "./sqlite.ts";
 
 // A fresh small ArrayBuffer costs ~0.5 µs on Deno (~20 ns on Bun): carve
 // encoded frames, keys and values out of shared slabs instead (see src/alloc.ts).
 setSlabAllocation(true);
 
-export const platform: Platform = { runtime: "deno", net, openSqlite, serveHttp };
+export const platform: Platform = {
+  runtime: "deno",
+  net,
+  openSqlite,
+  startSqliteFlusher,
+  serveHttp,
+};

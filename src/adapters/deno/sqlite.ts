@@ -1,5 +1,6 @@
 import { DatabaseSync } from "node:sqlite";
 import type { OpenSqlite, SqliteDatabase, SqliteStatement, SqliteValue } from "../../platform.ts";
+import { type StartSqliteFlusher, workerThread } from "../../kv/sqlite-flusher.ts";
 
 /** SQLite through Deno's built-in `node:sqlite`, narrowed to `SqliteDatabase`. */
 export const openSqlite: OpenSqlite = (path: string): SqliteDatabase => {
@@ -18,3 +19,7 @@ export const openSqlite: OpenSqlite = (path: string): SqliteDatabase => {
     close: () => db.close(),
   };
 };
+
+/** The store's flusher thread; its entry must be in the single binary (see package.json). */
+export const startSqliteFlusher: StartSqliteFlusher = () =>
+  workerThread(new URL("./sqlite-flusher.ts", import.meta.url));

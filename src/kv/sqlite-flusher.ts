@@ -1,0 +1,298 @@
+/**
+ * The SQLite store's flusher thread: the disk work that must not run on the event loop.
+ *
+ * Both runtimes' SQLite drivers are synchronous, so anything slow that SQLite does inside a
+ * statement stops every connection of the server. Two things are slow:
+ *
+ * - the fsync of the WAL that makes commits durable ("full"). An asynchronous `fs.fsync`
+ *   is not free either: dispatching one costs the event loop ~50 µs on both runtimes
+ *   (measured), and a busy server asks for thousands a second;
+ * - WAL checkpoints: copying committed pages into the database file and fsyncing both
+ *   files. SQLite runs them inside the COMMIT that crosses `wal_autocheckpoint`, which
+ *   stopped the server for 10–20 ms every few thousand commits.
+ *
+ * A Worker with its own connection to the file does both. The event loop asks through a
+ * few integers in shared memory (an `Atomics.notify`, no message) and hears back by
+ * message. The worker checkpoints in PASSIVE mode, which never blocks the writer and,
+ * with `synchronous = NORMAL` on its connection, fsyncs the WAL before copying and the
+ * database after, exactly as SQLite's own checkpoints do.
+ *
+ * The worker entry is per runtime (it opens its connection with that runtime's driver):
+ * `src/adapters/{bun,deno}/sqlite-flusher.ts`, each one line around `runFlusher`.
+ */
+import { closeSync, fsyncSync, openSync } from "node:fs";
+import type { OpenSqlite, SqliteStatement } from "../platform.ts";
+
+/** Indexes into the shared Int32Array. */
+const WAKE = 0; // bumped with every request; the worker waits on it
+const SYNC_REQ = 1; // the last fsync the event loop asked for
+const CKPT_REQ = 2; // the last checkpoint the event loop asked for
+const WRITES = 3; // commits so far (no notify: the worker looks at it when it wakes)
+const STOP = 4;
+const SLOTS = 5;
+
+/** What the event loop sends once, to start the worker. */
+export interface FlusherOpen {
+  readonly type: "open";
+  readonly path: string;
+  readonly walPath: string;
+  readonly control: SharedArrayBuffer;
+  readonly busyTimeoutMs: number;
+  /** Checkpoint at most this often while commits keep coming. */
+  readonly checkpointEveryMs: number;
+}
+
+/** What a checkpoint found and did, in WAL frames (pages). */
+export interface CheckpointReport {
+  /** The checkpoint request this run answered (0: one the worker started on its own). */
+  readonly seq: number;
+  /** Frames in the WAL. */
+  readonly walFrames: number;
+  /** Frames now copied into the database file. */
+  readonly backfilled: number;
+  readonly error?: string;
+}
+
+export type FlusherReport =
+  | { readonly type: "synced"; readonly seq: number; readonly error?: string }
+  | ({ readonly type: "checkpointed" } & CheckpointReport)
+  | { readonly type: "failed"; readonly error: string }
+  | { readonly type: "closed" };
+
+/** The event loop's side of a worker (adapters start it; `workerThread` wraps a Worker). */
+export interface FlusherThread {
+  post(message: FlusherOpen): void;
+  /** `onMessage` hears every report; `onError` once if the thread itself fails. */
+  listen(onMessage: (report: FlusherReport) => void, onError: (error: Error) => void): void;
+  terminate(): void;
+}
+
+export type StartSqliteFlusher = () => FlusherThread;
+
+/** A web `Worker` running a flusher entry module, as a `FlusherThread`. */
+export function workerThread(entry: URL): FlusherThread {
+  const worker = new Worker(entry.href, { type: "module" });
+  return {
+    post: (message) => worker.postMessage(message),
+    listen(onMessage, onError) {
+      worker.onmessage = (e: MessageEvent) => onMessage(e.data as FlusherReport);
+      worker.onerror = (e: ErrorEvent) => {
+        e.preventDefault();
+        onError(new Error(`SQLite flusher thread failed: ${e.message}`));
+      };
+    },
+    terminate: () => worker.terminate(),
+  };
+}
+
+export interface FlusherEvents {
+  /** The fsync asked for by `requestSync()` returning `seq` (and every earlier one) ended. */
+  synced(seq: number, error: Error | null): void;
+  checkpointed(report: CheckpointReport): void;
+  /** The thread is gone; nothing more will be answered. */
+  failed(error: Error): void;
+}
+
+/** The event loop's handle: asks for fsyncs and checkpoints, hears the answers. */
+export class Flusher {
+  readonly #thread: FlusherThread;
+  readonly #control: Int32Array;
+  #syncSeq = 0;
+  #checkpointSeq = 0;
+  #closed: (() => void) | null = null;
+  #gone = false;
+
+  constructor(
+    thread: FlusherThread,
+    options: Omit<FlusherOpen, "type" | "control">,
+    events: FlusherEvents,
+  ) {
+    const control = new SharedArrayBuffer(SLOTS * 4);
+    this.#control = new Int32Array(control);
+    this.#thread = thread;
+    thread.listen((report) => {
+      // A thread given up on (failed, or closed after a timeout) has nothing more to say.
+      if (this.#gone) return;
+      switch (report.type) {
+        case "synced":
+          events.synced(report.seq, report.error === undefined ? null : new Error(report.error));
+          break;
+        case "checkpointed":
+          events.checkpointed(report);
+          break;
+        case "failed":
+          this.#fail(new Error(report.error), events);
+          break;
+        case "closed":
+          // Its connection is closed; ending the thread also lets the process exit (a
+          // live worker keeps Bun's running).
+          this.#gone = true;
+          this.#thread.terminate();
+          this.#closed?.();
+          break;
+      }
+    }, (error) => this.#fail(error, events));
+    thread.post({ type: "open", control, ...options });
+  }
+
+  #fail(error: Error, events: FlusherEvents): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    this.#thread.terminate();
+    this.#closed?.();
+    events.failed(error);
+  }
+
+  #wake(): void {
+    Atomics.add(this.#control, WAKE, 1);
+    Atomics.notify(this.#control, WAKE);
+  }
+
+  /** Asks for an fsync of the WAL as it is now; returns its number for `synced`. */
+  requestSync(): number {
+    Atomics.store(this.#control, SYNC_REQ, ++this.#syncSeq);
+    this.#wake();
+    return this.#syncSeq;
+  }
+
+  /** Asks for a checkpoint starting after everything committed so far. */
+  requestCheckpoint(): number {
+    Atomics.store(this.#control, CKPT_REQ, ++this.#checkpointSeq);
+    this.#wake();
+    return this.#checkpointSeq;
+  }
+
+  /** Notes a commit, so the worker knows there is something to checkpoint. */
+  noteWrite(): void {
+    Atomics.add(this.#control, WRITES, 1);
+  }
+
+  /** Stops the worker after its current step; it closes its connection first. */
+  close(timeoutMs = 10_000): Promise<void> {
+    if (this.#gone) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        // A worker stuck in the kernel for this long is not coming back.
+        this.#gone = true;
+        this.#thread.terminate();
+        resolve();
+      }, timeoutMs);
+      this.#closed = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      Atomics.store(this.#control, STOP, 1);
+      this.#wake();
+    });
+  }
+}
+
+/** How the worker talks to the event loop (adapters pass their worker's `self`). */
+export interface FlusherScope {
+  post(report: FlusherReport): void;
+  /** Calls `handler` with the first message the event loop sends. */
+  onOpen(handler: (open: FlusherOpen) => void): void;
+}
+
+/** The `FlusherScope` of the worker this code runs in (`postMessage` / `onmessage` on its global). */
+export function workerScope(): FlusherScope {
+  const self = globalThis as unknown as {
+    postMessage(message: unknown): void;
+    onmessage: ((event: { data: unknown }) => void) | null;
+  };
+  return {
+    post: (report) => self.postMessage(report),
+    onOpen(handler) {
+      self.onmessage = (event) => {
+        self.onmessage = null;
+        handler(event.data as FlusherOpen);
+      };
+    },
+  };
+}
+
+/**
+ * The worker's whole life: wait for work in shared memory, fsync or checkpoint, report.
+ * It blocks in `Atomics.wait` between steps and never returns to its own event loop until
+ * told to stop; reports are plain `postMessage`s, which need no event loop to send.
+ */
+export function runFlusher(openSqlite: OpenSqlite, scope: FlusherScope): void {
+  scope.onOpen((open) => {
+    const control = new Int32Array(open.control);
+    let checkpoint: SqliteStatement;
+    let close: () => void;
+    try {
+      const db = openSqlite(open.path);
+      close = () => db.close();
+      db.exec(`PRAGMA busy_timeout = ${open.busyTimeoutMs}`);
+      // NORMAL: a checkpoint fsyncs the WAL before it copies and the database after.
+      db.exec("PRAGMA synchronous = NORMAL");
+      db.exec("PRAGMA wal_autocheckpoint = 0");
+      checkpoint = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+    } catch (e) {
+      scope.post({ type: "failed", error: `cannot open ${open.path}: ${message(e)}` });
+      return;
+    }
+    let walFd: number | null = null;
+    let syncSeen = 0;
+    let checkpointSeen = 0;
+    let writesSeen = Atomics.load(control, WRITES);
+    let lastCheckpoint = performance.now();
+    for (;;) {
+      const wake = Atomics.load(control, WAKE);
+      // Fsyncs first, even when stopping: commits wait on them, while checkpoints only
+      // keep the WAL short.
+      const syncReq = Atomics.load(control, SYNC_REQ);
+      if (syncReq !== syncSeen) {
+        syncSeen = syncReq;
+        try {
+          // The WAL exists before the first commit asks for an fsync; keep one descriptor.
+          walFd ??= openSync(open.walPath, "r+");
+          fsyncSync(walFd);
+          scope.post({ type: "synced", seq: syncReq });
+        } catch (e) {
+          scope.post({ type: "synced", seq: syncReq, error: message(e) });
+        }
+        continue;
+      }
+      if (Atomics.load(control, STOP) !== 0) break;
+      const checkpointReq = Atomics.load(control, CKPT_REQ);
+      const writes = Atomics.load(control, WRITES);
+      const now = performance.now();
+      const due = writes !== writesSeen && now - lastCheckpoint >= open.checkpointEveryMs;
+      if (checkpointReq !== checkpointSeen || due) {
+        checkpointSeen = checkpointReq;
+        writesSeen = writes;
+        lastCheckpoint = now;
+        scope.post({ type: "checkpointed", ...runCheckpoint(checkpoint, checkpointReq) });
+        continue;
+      }
+      // Woken by a request, or in time for the next checkpoint if commits have come since.
+      Atomics.wait(control, WAKE, wake, open.checkpointEveryMs);
+    }
+    try {
+      if (walFd !== null) closeSync(walFd);
+      close();
+    } finally {
+      scope.post({ type: "closed" });
+    }
+  });
+}
+
+function runCheckpoint(checkpoint: SqliteStatement, seq: number): CheckpointReport {
+  try {
+    const row = checkpoint.get();
+    // (busy, log, checkpointed); log and checkpointed are -1 when the file is not in WAL mode.
+    return {
+      seq,
+      walFrames: Math.max(0, Number(row?.log ?? 0)),
+      backfilled: Math.max(0, Number(row?.checkpointed ?? 0)),
+    };
+  } catch (e) {
+    return { seq, walFrames: 0, backfilled: 0, error: message(e) };
+  }
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,241 @@
+/**
+ * The SQLite store with its flusher thread: the whole KV conformance suite through the
+ * real worker, WAL restarts under steady writes, and (with a scripted thread) commits held
+ * for a restart, closing while they are held, and a thread that dies.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { statSync } from "node:fs";
+import type { Kv } from "../../src/kv/kv.ts";
+import { SqliteKv } from "../../src/kv/sqlite.ts";
+import type { SqliteKvOptions } from "../../src/kv/sqlite.ts";
+import type {
+  FlusherOpen,
+  FlusherReport,
+  FlusherThread,
+  StartSqliteFlusher,
+} from "../../src/kv/sqlite-flusher.ts";
+import {
+  openSqliteForRuntime,
+  startFlusherForRuntime,
+  tempSqliteFile,
+} from "../support/kv-backends.ts";
+import { kvConformance } from "./conformance.ts";
+
+const openSqlite = await openSqliteForRuntime();
+const startFlusher = await startFlusherForRuntime();
+
+kvConformance("SqliteKv with a flusher thread", () => {
+  const file = tempSqliteFile();
+  const handles: Kv[] = [];
+  const open = () => {
+    const kv = new SqliteKv({ openSqlite, startFlusher, path: file.path, checkpointEveryMs: 5 });
+    handles.push(kv);
+    return kv;
+  };
+  const kv = open();
+  return Promise.resolve({
+    kv,
+    async reopen() {
+      await kv.close();
+      return open();
+    },
+    openAnother: () => Promise.resolve(open()),
+    async cleanup() {
+      for (const h of handles) await h.close();
+      file.remove();
+    },
+  });
+});
+
+async function withStore(
+  options: Partial<SqliteKvOptions>,
+  fn: (kv: SqliteKv, path: string, reopen: () => SqliteKv) => Promise<void>,
+): Promise<void> {
+  const file = tempSqliteFile();
+  const handles: SqliteKv[] = [];
+  const open = () => {
+    const kv = new SqliteKv({ openSqlite, path: file.path, ...options });
+    handles.push(kv);
+    return kv;
+  };
+  try {
+    await fn(open(), file.path, open);
+  } finally {
+    for (const h of handles) await h.close();
+    file.remove();
+  }
+}
+
+/**
+ * A flusher thread the test drives by hand (with synchronous "normal", commits need no
+ * fsync from it): it records checkpoint requests and answers when told to.
+ */
+class ScriptedThread implements FlusherThread {
+  control: Int32Array | null = null;
+  onMessage: (report: FlusherReport) => void = () => {};
+  onError: (error: Error) => void = () => {};
+  terminated = false;
+  post(message: FlusherOpen): void {
+    const control = new Int32Array(message.control);
+    this.control = control;
+    // Answer a stop request (slot 4) the way the worker does.
+    const timer = setInterval(() => {
+      if (Atomics.load(control, 4) === 0) return;
+      clearInterval(timer);
+      this.onMessage({ type: "closed" });
+    }, 2);
+  }
+  listen(onMessage: (r: FlusherReport) => void, onError: (e: Error) => void): void {
+    this.onMessage = onMessage;
+    this.onError = onError;
+  }
+  terminate(): void {
+    this.terminated = true;
+  }
+  /** The checkpoint number the store asked for last (slot 2 of the shared control). */
+  get requested(): number {
+    return this.control === null ? 0 : Atomics.load(this.control, 2);
+  }
+  checkpointed(seq: number, walFrames: number, backfilled = walFrames): void {
+    this.onMessage({ type: "checkpointed", seq, walFrames, backfilled });
+  }
+}
+
+function scripted(): { thread: ScriptedThread; start: StartSqliteFlusher } {
+  const thread = new ScriptedThread();
+  return { thread, start: () => thread };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+describe("SqliteKv flusher thread", () => {
+  it("keeps the WAL short under a steady stream of commits, and loses nothing", () =>
+    withStore(
+      { startFlusher, walRestartFrames: 64, checkpointEveryMs: 2 },
+      async (kv, path, reopen) => {
+        const value = "x".repeat(1500);
+        const total = 3000;
+        // 30 commits in flight at a time, never a pause for the checkpoints to catch up.
+        for (let i = 0; i < total; i += 30) {
+          const batch = [];
+          for (let j = i; j < i + 30; j++) batch.push(kv.set(["m", j % 7, j], value));
+          await Promise.all(batch);
+        }
+        // Without restarts this WAL would hold every commit: thousands of 4 KiB frames.
+        const walBytes = statSync(`${path}-wal`).size;
+        assert.ok(walBytes < 4 << 20, `WAL grew to ${walBytes} bytes`);
+        await kv.close();
+        const again = reopen();
+        let n = 0;
+        for await (const e of again.list({ prefix: ["m"] })) {
+          assert.equal(e.value, value);
+          n++;
+        }
+        assert.equal(n, total);
+      },
+    ));
+
+  it("holds commits while the WAL starts over, then writes them in order", () => {
+    const { thread, start } = scripted();
+    return withStore(
+      { startFlusher: start, synchronous: "normal", walRestartFrames: 100 },
+      async (kv) => {
+        await kv.set(["k"], "before");
+        // A long WAL: the store asks for a catch-up checkpoint, commits still go through.
+        thread.checkpointed(0, 150);
+        assert.equal(thread.requested, 1);
+        await kv.set(["k"], "during catch-up");
+        // The catch-up is done: now commits wait for one more checkpoint.
+        thread.checkpointed(1, 160, 150);
+        assert.equal(thread.requested, 2);
+        const held = [kv.set(["k"], "held 1"), kv.set(["k"], "held 2")];
+        let settled = false;
+        void Promise.all(held).then(() => (settled = true));
+        await tick();
+        assert.equal(settled, false, "commits wait for the restart checkpoint");
+        assert.equal((await kv.get(["k"])).value, "during catch-up", "reads still answer");
+        // A checkpoint the worker had started earlier does not release them.
+        thread.checkpointed(1, 160);
+        await tick();
+        assert.equal(settled, false);
+        thread.checkpointed(2, 160);
+        const [first, second] = await Promise.all(held);
+        assert.ok(first.versionstamp < second.versionstamp);
+        assert.equal((await kv.get(["k"])).value, "held 2");
+        await kv.set(["k"], "after");
+        assert.equal((await kv.get(["k"])).value, "after");
+      },
+    );
+  });
+
+  it("writes held commits when the store closes", async () => {
+    const { thread, start } = scripted();
+    const file = tempSqliteFile();
+    try {
+      const kv = new SqliteKv({
+        openSqlite,
+        startFlusher: start,
+        path: file.path,
+        synchronous: "normal",
+        walRestartFrames: 10,
+      });
+      thread.checkpointed(0, 20);
+      thread.checkpointed(1, 20);
+      const held = kv.set(["k"], "held");
+      await kv.close();
+      assert.ok((await held).ok);
+      const again = new SqliteKv({ openSqlite, path: file.path });
+      assert.equal((await again.get(["k"])).value, "held");
+      await again.close();
+    } finally {
+      file.remove();
+    }
+  });
+
+  it("carries on without the thread when it dies: held commits go ahead", () => {
+    const { thread, start } = scripted();
+    return withStore(
+      { startFlusher: start, synchronous: "normal", walRestartFrames: 10 },
+      async (kv) => {
+        thread.checkpointed(0, 20);
+        thread.checkpointed(1, 20);
+        const held = kv.set(["k"], "held");
+        const logged: unknown[] = [];
+        const error = console.error;
+        console.error = (...args: unknown[]) => logged.push(args.join(" "));
+        try {
+          thread.onError(new Error("SQLite flusher thread failed: boom"));
+        } finally {
+          console.error = error;
+        }
+        assert.ok(thread.terminated);
+        assert.match(String(logged[0]), /boom; fsyncs and checkpoints run on the event loop/);
+        assert.ok((await held).ok);
+        await kv.set(["k"], "after");
+        assert.equal((await kv.get(["k"])).value, "after");
+      },
+    );
+  });
+
+  it("makes commits waiting on the dying thread's fsync durable on the event loop", () => {
+    const { thread, start } = scripted();
+    return withStore({ startFlusher: start }, async (kv) => {
+      // "full": the commit waits for an fsync that the scripted thread never answers.
+      const pending = kv.set(["k"], "unsure");
+      await tick();
+      const error = console.error;
+      console.error = () => {};
+      try {
+        thread.onError(new Error("SQLite flusher thread failed: boom"));
+      } finally {
+        console.error = error;
+      }
+      assert.ok((await pending).ok);
+      // Later commits too.
+      const res = await kv.set(["k"], "sure");
+      assert.ok(res.ok);
+      assert.equal((await kv.get(["k"])).value, "sure");
+    });
+  });
+});
