@@ -20,12 +20,27 @@ export interface WriterMetrics {
  * - Unsent bytes are bounded: past `maxBuffered` the reader is too slow, and
  *   the connection is closed (what it missed is in history / inbox).
  */
+/**
+ * The frame lists of a writer with nothing queued or held: shared and never
+ * written to, so that thousands of idle connections carry no arrays.
+ */
+const NONE: Uint8Array[] = [];
+
+/** Writers with frames to flush at the end of this turn (see `#enqueue`). */
+let dirty: ConnWriter[] = [];
+
+function flushDirty(): void {
+  const writers = dirty;
+  dirty = [];
+  for (const w of writers) w.flushNow();
+}
+
 export class ConnWriter {
-  #queue: Uint8Array[] = [];
+  #queue: Uint8Array[] = NONE;
   #queuedBytes = 0;
   /** Of `#queuedBytes`, those from `push()`. */
   #queuedPushBytes = 0;
-  #held: Uint8Array[] = [];
+  #held: Uint8Array[] = NONE;
   #heldBytes = 0;
   #sequence = 0;
   #inFlight = 0;
@@ -33,7 +48,7 @@ export class ConnWriter {
   #inFlightPush = 0;
   #scheduled = false;
   #closed = false;
-  #drainWaiters: (() => void)[] = [];
+  #drainWaiters: (() => void)[] | null = null;
   constructor(
     private readonly conn: Connection,
     private readonly maxBuffered: number,
@@ -65,6 +80,7 @@ export class ConnWriter {
   push(frame: Uint8Array): void {
     if (this.#closed) return;
     if (this.#sequence > 0) {
+      if (this.#held === NONE) this.#held = [];
       this.#held.push(frame);
       this.#heldBytes += frame.length;
       this.#checkBound();
@@ -82,7 +98,7 @@ export class ConnWriter {
   endSequence(): void {
     if (--this.#sequence > 0 || this.#held.length === 0) return;
     const held = this.#held;
-    this.#held = [];
+    this.#held = NONE;
     this.#queuedPushBytes += this.#heldBytes;
     this.#heldBytes = 0;
     for (const f of held) this.#enqueue(f);
@@ -93,27 +109,30 @@ export class ConnWriter {
     if (this.#closed || (this.#queue.length === 0 && this.#inFlight === 0)) {
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue = [];
-    this.#held = [];
+    this.#queue = NONE;
+    this.#held = NONE;
     this.#queuedBytes = this.#heldBytes = this.#queuedPushBytes = 0;
     this.#wakeDrainWaiters();
   }
 
   #enqueue(frame: Uint8Array): void {
+    if (this.#queue === NONE) this.#queue = [];
     this.#queue.push(frame);
     this.#queuedBytes += frame.length;
     if (!this.#scheduled && this.#inFlight === 0) {
       this.#scheduled = true;
       // After this turn's I/O callbacks and promise continuations: every
       // frame produced in the turn (a whole commit's replies and deliveries)
-      // leaves in one write, not one write per frame.
-      setImmediate(this.#flush);
+      // leaves in one write, not one write per frame. One setImmediate serves
+      // every writer with something to send.
+      if (dirty.length === 0) setImmediate(flushDirty);
+      dirty.push(this);
     }
   }
 
@@ -127,13 +146,14 @@ export class ConnWriter {
     return true;
   }
 
-  #flush = (): void => {
+  /** Sends what is queued, as one write (called at the end of the turn). */
+  flushNow(): void {
     this.#scheduled = false;
     if (this.#closed || this.#inFlight > 0 || this.#queue.length === 0) return;
     const frames = this.#queue;
     const size = this.#queuedBytes;
     this.#inFlightPush = this.#queuedPushBytes;
-    this.#queue = [];
+    this.#queue = NONE;
     this.#queuedBytes = this.#queuedPushBytes = 0;
     let data: Uint8Array;
     if (frames.length === 1) {
@@ -150,12 +170,12 @@ export class ConnWriter {
     const m = this.metrics;
     if (m !== null) { for (const f of frames) m.framesSent[f[0]]++; }
     this.conn.send(data).then(this.#written, this.#failed);
-  };
+  }
 
   #written = (): void => {
     if (this.metrics !== null) this.metrics.bytesSent += this.#inFlight;
     this.#inFlight = this.#inFlightPush = 0;
-    if (this.#queue.length > 0) this.#flush();
+    if (this.#queue.length > 0) this.flushNow();
     else this.#wakeDrainWaiters();
   };
 
@@ -166,7 +186,8 @@ export class ConnWriter {
 
   #wakeDrainWaiters(): void {
     const w = this.#drainWaiters;
-    this.#drainWaiters = [];
+    if (w === null) return;
+    this.#drainWaiters = null;
     for (const f of w) f();
   }
 }

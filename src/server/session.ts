@@ -59,6 +59,8 @@ export const GREETING = encode({
 const MAX_INFLIGHT = 1024;
 /** A reply slot whose code is not known yet. */
 const PENDING = -2;
+/** The reply queue of a session that has sent no Message yet (never written to). */
+const NO_REPLIES: number[] = [];
 /** Answered reply slots kept before the queue is compacted. */
 const COMPACT_AT = 4096;
 
@@ -80,18 +82,19 @@ export class Session implements Requester {
   /** Request rate limit, set up once the session is established. */
   #bucket: TokenBucket | null = null;
   /** Called once when the session closes. */
-  readonly #onClose: (() => void)[] = [];
+  #onClose: (() => void)[] | null = null;
   /**
    * Replies to pipelined Messages, in request order: a code, or PENDING while
    * the message is in a group commit. Ticket t is slot `t - #ticketBase`;
-   * slots before `#head` are answered.
+   * slots before `#head` are answered. Shared empty arrays until the first
+   * Message: thousands of idle connections need not carry two arrays each.
    */
-  #codes: number[] = [];
-  #startedAt: number[] = [];
+  #codes: number[] = NO_REPLIES;
+  #startedAt: number[] = NO_REPLIES;
   #head = 0;
   #ticketBase = 0;
   /** Woken when every queued reply has been written. */
-  #repliesDrained: (() => void)[] = [];
+  #repliesDrained: (() => void)[] | null = null;
 
   constructor(private readonly conn: Connection, private readonly ctx: ServerContext) {
     this.#decoder = new FrameDecoder({ maxPayload: ctx.options.maxPayload });
@@ -217,6 +220,10 @@ export class Session implements Requester {
    * Returns a promise only when the session must wait before reading on.
    */
   #message(m: MessageView, started: number): Promise<void> | undefined {
+    if (this.#codes === NO_REPLIES) {
+      this.#codes = [];
+      this.#startedAt = [];
+    }
     this.#codes.push(PENDING);
     this.#startedAt.push(started);
     const ticket = this.#ticketBase + this.#codes.length - 1;
@@ -270,8 +277,8 @@ export class Session implements Requester {
       codes.length = 0;
       this.#startedAt.length = 0;
       const waiters = this.#repliesDrained;
-      if (waiters.length > 0) {
-        this.#repliesDrained = [];
+      if (waiters !== null) {
+        this.#repliesDrained = null;
         for (const w of waiters) w();
       }
       return;
@@ -288,7 +295,7 @@ export class Session implements Requester {
   /** Waits until every queued reply has been written. */
   #drainReplies(): Promise<void> {
     if (this.#inflight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#repliesDrained.push(resolve));
+    return new Promise((resolve) => (this.#repliesDrained ??= []).push(resolve));
   }
 
   /**
@@ -307,7 +314,7 @@ export class Session implements Requester {
   #sleepUnlessClosed(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
-      this.#onClose.push(done);
+      (this.#onClose ??= []).push(done);
       function done() {
         clearTimeout(timer);
         resolve();
@@ -315,15 +322,23 @@ export class Session implements Requester {
     });
   }
 
+  /** Stops the login time limit and lets go of its timer object (~120 B per connection). */
+  #clearAuthTimer(): void {
+    clearTimeout(this.#authTimer);
+    this.#authTimer = undefined;
+  }
+
   close(): void {
     if (this.#state === State.Closed) return;
-    for (const f of this.#onClose.splice(0)) f();
+    const onClose = this.#onClose;
+    this.#onClose = null;
+    if (onClose !== null) { for (const f of onClose) f(); }
     const wasEstablished = this.#state === State.Established;
     if (this.#state === State.PeerEstablished && this.ctx.federation !== null) {
       this.ctx.federation.inboundLinks--;
     }
     this.#state = State.Closed;
-    clearTimeout(this.#authTimer);
+    this.#clearAuthTimer();
     if (wasEstablished || this.loggingIn) this.ctx.registry.remove(this);
     // Let what is already queued (e.g. a final Error) leave before closing.
     void this.writer.flushed().then(() => {
@@ -409,7 +424,7 @@ export class Session implements Requester {
       return this.#fail(ErrorCode.ServerAuthFailed, "server authentication failed");
     }
     if (this.#isClosed()) return;
-    clearTimeout(this.#authTimer);
+    this.#clearAuthTimer();
     this.peer = accepted.peer;
     this.#state = State.PeerEstablished;
     this.#bucket = this.#newBucket(this.ctx.options.peerRateLimit, this.ctx.options.peerRateBurst);
@@ -458,7 +473,7 @@ export class Session implements Requester {
     // not the client's: it must not run into the handshake/auth time limit
     // (whose default equals the throttle's cap), or nobody, the owner
     // included, could log in to an account at the cap.
-    clearTimeout(this.#authTimer);
+    this.#clearAuthTimer();
     const addr = parseUserName(username, ctx.options.domain);
     // Counted per account, whichever form of the name was typed.
     const account = addr?.full ?? username;
@@ -493,7 +508,7 @@ export class Session implements Requester {
     }
     ctx.throttle.recordSuccess(ip, account);
     if (this.#isClosed()) return;
-    clearTimeout(this.#authTimer);
+    this.#clearAuthTimer();
     this.address = addr.full;
     this.#state = State.Established;
     this.#bucket = this.#newBucket(ctx.options.rateLimit, ctx.options.rateBurst);
