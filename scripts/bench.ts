@@ -12,6 +12,10 @@ const benches: Record<string, { file: string; about: string; shell?: true }> = {
   codec: { file: "./bench-codec.ts", about: "frame encode/decode throughput" },
   kv: { file: "./bench-kv.ts", about: "store operations, memory and SQLite" },
   net: { file: "./bench-net.ts", about: "runtime adapter loopback throughput" },
+  connfloor: {
+    file: "./bench-conn-floor.ts",
+    about: "the runtime's own RSS per idle TCP connection (floor for e2e conns)",
+  },
   e2e: {
     file: "./bench-e2e.sh",
     about: "end to end vs ngIRCd/Mosquitto/relay (loadgen; ~15 min per rep; --help)",
