@@ -85,7 +85,7 @@ export async function serve(config: Config, platform: Platform, io: CliIo): Prom
     let stopping = false;
     let http: HttpServer | null = null;
     if (config.httpPort !== false) {
-      const status = serverStatus(server, () => kv.ping(), () => stopping);
+      const status = serverStatus(server, () => kv.ping(), () => stopping, () => kv.storeStats?.());
       const app = createHttpApp(status, { log });
       try {
         http = await platform.serveHttp({

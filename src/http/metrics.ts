@@ -7,6 +7,7 @@ import { typeName } from "../protocol/mod.ts";
 import { REQUEST_BUCKETS, ServerMetrics } from "../server/metrics.ts";
 import type { HistogramSeries, MetricFamily } from "./prometheus.ts";
 import type { ServerStatus } from "./status.ts";
+import type { KvStoreStats } from "../kv/kv.ts";
 
 /** Process figures; injectable so tests get fixed values. */
 export interface ProcessInfo {
@@ -50,6 +51,34 @@ function framesByType(name: string, help: string, counts: Float64Array): MetricF
   };
 }
 
+/** The store's background disk work (SQLite's flusher thread); none for other stores. */
+function diskFamilies(disk: KvStoreStats | undefined): MetricFamily[] {
+  if (disk === undefined) return [];
+  return [
+    gauge(
+      "solec_store_flusher_up",
+      "1 while the SQLite store's flusher thread runs (fsyncs, checkpoints), else 0.",
+      disk.flusherUp ? 1 : 0,
+    ),
+    counter(
+      "solec_store_wal_checkpoints_total",
+      "WAL checkpoints run by the flusher thread.",
+      disk.checkpoints,
+    ),
+    counter(
+      "solec_store_wal_restarts_total",
+      "Times the WAL was emptied and started over.",
+      disk.walRestarts,
+    ),
+    gauge("solec_store_wal_frames", "WAL length in pages at the last checkpoint.", disk.walFrames),
+    counter(
+      "solec_store_commit_hold_seconds_total",
+      "Time commits were held while the WAL was emptied for a restart.",
+      disk.commitHoldSeconds,
+    ),
+  ];
+}
+
 /** Every family, in a fixed order. */
 export function collectMetrics(
   status: ServerStatus,
@@ -59,6 +88,7 @@ export function collectMetrics(
   const conns = status.connections();
   const msgs = status.messages();
   const outbox = status.outbox();
+  const store = status.store();
   const requestSeries: HistogramSeries[] = [...m.requestSeconds.entries()]
     .sort(([a], [b]) => a - b)
     .map(([type, h]) => ({
@@ -157,6 +187,9 @@ export function collectMetrics(
       type: "gauge",
       samples: status.peers().map((p) => ({ labels: { peer: p.domain }, value: p.up ? 1 : 0 })),
     },
+    counter("solec_store_commits_total", "Group-commit transactions committed.", store.commits),
+    counter("solec_store_writes_total", "Writes in those transactions.", store.writes),
+    ...diskFamilies(store.disk),
     {
       name: "solec_request_duration_seconds",
       help: "Time to handle a client request, by request payload type.",

@@ -4,6 +4,7 @@
  * tests pass fakes. Every accessor is cheap and called at request time, so
  * values are always current.
  */
+import type { KvStoreStats } from "../kv/kv.ts";
 import type { ServerMetrics } from "../server/metrics.ts";
 
 /** Messages routed since start, by route. */
@@ -66,6 +67,16 @@ export interface FederationStatusSource {
   status(): FederationStatus;
 }
 
+/** The store as the server uses it: group commits, and the store's own disk work. */
+export interface StoreStatus {
+  /** Group-commit transactions committed. */
+  readonly commits: number;
+  /** Writes (mutations) in them. */
+  readonly writes: number;
+  /** Absent for stores without background disk work (memory). */
+  readonly disk?: KvStoreStats;
+}
+
 export interface ServerStatus {
   /** The SOLEC listener accepts connections. */
   listening(): boolean;
@@ -80,6 +91,7 @@ export interface ServerStatus {
   messages(): MessageCounts;
   outbox(): OutboxStatus;
   peers(): readonly PeerStatus[];
+  store(): StoreStatus;
 }
 
 /**
@@ -91,6 +103,8 @@ export interface StatusSource {
   /** Open sessions on the SOLEC listener (clients, and inbound peer links). */
   readonly connections: number;
   readonly metrics: ServerMetrics;
+  /** The group-commit queue's counters. */
+  readonly commits: { readonly commits: number; readonly mutations: number };
   readonly router: {
     readonly counters: {
       readonly local: number;
@@ -107,6 +121,7 @@ export function serverStatus(
   server: StatusSource,
   pingStore: () => Promise<void>,
   shuttingDown: () => boolean,
+  storeStats: () => KvStoreStats | undefined = () => undefined,
 ): ServerStatus {
   const federation = () => server.federation?.status();
   return {
@@ -134,5 +149,12 @@ export function serverStatus(
       };
     },
     peers: () => federation()?.peers ?? [],
+    store: () => {
+      const disk = storeStats();
+      const c = server.commits;
+      return disk === undefined
+        ? { commits: c.commits, writes: c.mutations }
+        : { commits: c.commits, writes: c.mutations, disk };
+    },
   };
 }

@@ -19,6 +19,7 @@ import type {
   KvListIterator,
   KvListOptions,
   KvListSelector,
+  KvStoreStats,
   KvValue,
 } from "./kv.ts";
 import {
@@ -88,6 +89,8 @@ export interface KvEngine {
   ): MaybePromise<string | null>;
   ping(): MaybePromise<void>;
   close(): MaybePromise<void>;
+  /** See `Kv.storeStats`. */
+  storeStats?(): KvStoreStats;
 }
 
 /** The versionstamp text for commit number `n`: 20 lower-case hex digits, as in Deno KV. */
@@ -428,6 +431,10 @@ export class EngineKv implements Kv {
 
   atomic(): AtomicOperation {
     return new Atomic(this.#open);
+  }
+
+  storeStats(): KvStoreStats | undefined {
+    return this.#engine.storeStats?.();
   }
 
   async ping(): Promise<void> {

@@ -137,8 +137,27 @@ export interface KvCapabilities {
   readonly sharedAcrossProcesses: boolean;
 }
 
+/**
+ * Figures of a store that does disk work in the background (SQLite with its flusher
+ * thread), for metrics. Counters count since the store was opened.
+ */
+export interface KvStoreStats {
+  /** The background thread runs (false: never started, or failed and replaced). */
+  readonly flusherUp: boolean;
+  /** WAL checkpoints run by the thread. */
+  readonly checkpoints: number;
+  /** Times the WAL was emptied so that the next commit started it over. */
+  readonly walRestarts: number;
+  /** WAL length, in pages, at the last checkpoint. */
+  readonly walFrames: number;
+  /** Total time commits were held while the WAL was emptied. */
+  readonly commitHoldSeconds: number;
+}
+
 export interface Kv {
   readonly capabilities: KvCapabilities;
+  /** Background disk work figures; undefined for stores without any. */
+  storeStats?(): KvStoreStats | undefined;
   get<T = KvValue>(key: KvKey): Promise<KvEntryMaybe<T>>;
   /** One answer per key, in the order asked, read from one consistent snapshot. */
   getMany<T = KvValue>(keys: readonly KvKey[]): Promise<KvEntryMaybe<T>[]>;

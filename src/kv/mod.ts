@@ -14,6 +14,7 @@ export type {
   KvListIterator,
   KvListOptions,
   KvListSelector,
+  KvStoreStats,
   KvValue,
 } from "./kv.ts";
 export { openKv } from "./open.ts";

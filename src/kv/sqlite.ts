@@ -22,7 +22,7 @@ import { EngineKv, formatVersionstamp } from "./engine.ts";
 import { Flusher } from "./sqlite-flusher.ts";
 import type { CheckpointReport, StartSqliteFlusher } from "./sqlite-flusher.ts";
 import type { KvEngine, RawCheck, RawEntry, RawMutation } from "./engine.ts";
-import type { KvCapabilities } from "./kv.ts";
+import type { KvCapabilities, KvStoreStats } from "./kv.ts";
 import { sumEncoded } from "./value-codec.ts";
 
 /**
@@ -127,6 +127,12 @@ class SqliteEngine implements KvEngine {
   /** Non-zero while commits wait for the checkpoint with this number. */
   #restartCheckpoint = 0;
   #deferred: DeferredCommit[] = [];
+  /** For `storeStats()`. */
+  #checkpoints = 0;
+  #walRestarts = 0;
+  #walFrames = 0;
+  #holdSeconds = 0;
+  #holdStartedAt = 0;
 
   constructor(options: SqliteKvOptions) {
     const synchronous = options.synchronous ?? "full";
@@ -225,16 +231,21 @@ class SqliteEngine implements KvEngine {
   #checkpointed(report: CheckpointReport): void {
     const flusher = this.#flusher;
     if (flusher === null) return;
+    this.#checkpoints++;
+    this.#walFrames = report.walFrames;
     if (this.#restartCheckpoint !== 0) {
       if (report.seq < this.#restartCheckpoint) return;
       // Emptied (or as far as another process's readers allow): the next commit starts
       // the WAL from its beginning, whichever it is.
-      this.#restartCheckpoint = 0;
-      this.#runDeferred();
+      if (report.error === undefined && report.backfilled === report.walFrames) this.#walRestarts++;
+      this.#endHold();
     } else if (this.#catchUpCheckpoint !== 0) {
       if (report.seq < this.#catchUpCheckpoint) return;
       this.#catchUpCheckpoint = 0;
-      if (report.error === undefined) this.#restartCheckpoint = flusher.requestCheckpoint();
+      if (report.error === undefined) {
+        this.#restartCheckpoint = flusher.requestCheckpoint();
+        this.#holdStartedAt = performance.now();
+      }
     } else if (report.walFrames >= this.#walRestartFrames && report.error === undefined) {
       this.#catchUpCheckpoint = flusher.requestCheckpoint();
     }
@@ -254,8 +265,26 @@ class SqliteEngine implements KvEngine {
     }
     console.error(`${error.message}; fsyncs and checkpoints run on the event loop from now on`);
     this.#catchUpCheckpoint = 0;
-    this.#restartCheckpoint = 0;
+    this.#endHold();
+  }
+
+  /** Commits held for a WAL restart go ahead. */
+  #endHold(): void {
+    if (this.#restartCheckpoint !== 0) {
+      this.#restartCheckpoint = 0;
+      this.#holdSeconds += (performance.now() - this.#holdStartedAt) / 1000;
+    }
     this.#runDeferred();
+  }
+
+  storeStats(): KvStoreStats {
+    return {
+      flusherUp: this.#flusher !== null,
+      checkpoints: this.#checkpoints,
+      walRestarts: this.#walRestarts,
+      walFrames: this.#walFrames,
+      commitHoldSeconds: this.#holdSeconds,
+    };
   }
 
   #runDeferred(): void {
@@ -404,8 +433,7 @@ class SqliteEngine implements KvEngine {
   async close(): Promise<void> {
     // Commits held for a WAL restart go ahead; then the worker stops and closes its
     // connection before ours, so ours is the last and checkpoints the WAL away.
-    this.#restartCheckpoint = 0;
-    this.#runDeferred();
+    this.#endHold();
     await this.#flusher?.close();
     this.#flusher = null;
     // Only if the worker had to be abandoned: its last fsync is unknown, so not durable.

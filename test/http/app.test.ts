@@ -8,6 +8,7 @@ import type {
   OutboxStatus,
   PeerStatus,
   ServerStatus,
+  StoreStatus,
 } from "../../src/http/status.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../../src/http/prometheus.ts";
 import { ServerMetrics } from "../../src/server/metrics.ts";
@@ -23,6 +24,7 @@ interface FakeState {
   messages: MessageCounts;
   outbox: OutboxStatus;
   peers: PeerStatus[];
+  store: StoreStatus;
 }
 
 function fakeStatus(
@@ -37,6 +39,7 @@ function fakeStatus(
     messages: { local: 0, channel: 0, remote: 0, inbound: 0 },
     outbox: { pending: 0, sent: 0, rejected: 0, expired: 0 },
     peers: [],
+    store: { commits: 0, writes: 0 },
     ...overrides,
   };
   const metrics = new ServerMetrics();
@@ -51,6 +54,7 @@ function fakeStatus(
       messages: () => state.messages,
       outbox: () => state.outbox,
       peers: () => state.peers,
+      store: () => state.store,
     },
   };
 }
@@ -148,6 +152,17 @@ describe("HTTP app: /metrics", () => {
       messages: { local: 5, channel: 7, remote: 2, inbound: 4 },
       outbox: { pending: 9, sent: 21, rejected: 1, expired: 2 },
       peers: [{ domain: "b.test", up: true }, { domain: "c.test", up: false }],
+      store: {
+        commits: 40,
+        writes: 900,
+        disk: {
+          flusherUp: true,
+          checkpoints: 6,
+          walRestarts: 2,
+          walFrames: 8300,
+          commitHoldSeconds: 0.004,
+        },
+      },
     });
     const m = status.metrics;
     m.bytesReceived = 1234;
@@ -205,6 +220,15 @@ describe("HTTP app: /metrics", () => {
         "solec_abuse_disconnects_total 15",
         "solec_slow_consumer_disconnects_total 16",
         "solec_protocol_errors_total 17",
+        "solec_store_commits_total 40",
+        "solec_store_writes_total 900",
+        "# TYPE solec_store_flusher_up gauge",
+        "solec_store_flusher_up 1",
+        "solec_store_wal_checkpoints_total 6",
+        "solec_store_wal_restarts_total 2",
+        "# TYPE solec_store_wal_frames gauge",
+        "solec_store_wal_frames 8300",
+        "solec_store_commit_hold_seconds_total 0.004",
         "# TYPE solec_peer_up gauge",
         'solec_peer_up{peer="b.test"} 1',
         'solec_peer_up{peer="c.test"} 0',
@@ -242,6 +266,13 @@ describe("HTTP app: /metrics", () => {
     }
     const sum = /solec_request_duration_seconds_sum\{type="Message"\} ([0-9.e-]+)/.exec(text);
     assert.ok(sum !== null && Math.abs(Number(sum[1]) - 0.0203) < 1e-9, text);
+  });
+
+  it("leaves out the disk families for a store without background disk work", async () => {
+    const app = createHttpApp(fakeStatus({ store: { commits: 1, writes: 2 } }).status);
+    const text = await (await app.request("/metrics")).text();
+    assert.match(text, /^solec_store_commits_total 1$/m);
+    assert.doesNotMatch(text, /solec_store_flusher_up|solec_store_wal_/);
   });
 
   it("reads the real process by default", async () => {

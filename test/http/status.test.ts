@@ -9,6 +9,7 @@ function source(extra: Partial<StatusSource> = {}): StatusSource {
     listening: true,
     connections: 5,
     metrics: new ServerMetrics(),
+    commits: { commits: 0, mutations: 0 },
     router: { counters: { local: 1, channel: 2, remote: 3 } },
     ...extra,
   };
@@ -62,5 +63,20 @@ describe("serverStatus", () => {
     assert.deepEqual(s.connections(), { client: 5, server: 0 });
     assert.deepEqual(s.outbox(), { pending: 0, sent: 0, rejected: 0, expired: 0 });
     assert.deepEqual(s.peers(), [{ domain: "b.test", up: false }]);
+  });
+
+  it("reports group commits, and the store's disk figures when it has any", () => {
+    const server = source({ commits: { commits: 4, mutations: 30 } });
+    const plain = serverStatus(server, () => Promise.resolve(), () => false);
+    assert.deepEqual(plain.store(), { commits: 4, writes: 30 });
+    const disk = {
+      flusherUp: true,
+      checkpoints: 3,
+      walRestarts: 1,
+      walFrames: 120,
+      commitHoldSeconds: 0.002,
+    };
+    const withDisk = serverStatus(server, () => Promise.resolve(), () => false, () => disk);
+    assert.deepEqual(withDisk.store(), { commits: 4, writes: 30, disk });
   });
 });

@@ -125,6 +125,11 @@ describe("SqliteKv flusher thread", () => {
         // Without restarts this WAL would hold every commit: thousands of 4 KiB frames.
         const walBytes = statSync(`${path}-wal`).size;
         assert.ok(walBytes < 4 << 20, `WAL grew to ${walBytes} bytes`);
+        const stats = kv.storeStats();
+        assert.ok(stats !== undefined);
+        assert.equal(stats.flusherUp, true);
+        assert.ok(stats.checkpoints > 0 && stats.walRestarts > 0, JSON.stringify(stats));
+        assert.ok(stats.commitHoldSeconds > 0, JSON.stringify(stats));
         await kv.close();
         const again = reopen();
         let n = 0;
@@ -210,6 +215,7 @@ describe("SqliteKv flusher thread", () => {
           console.error = error;
         }
         assert.ok(thread.terminated);
+        assert.equal(kv.storeStats()?.flusherUp, false);
         assert.match(String(logged[0]), /boom; fsyncs and checkpoints run on the event loop/);
         assert.ok((await held).ok);
         await kv.set(["k"], "after");

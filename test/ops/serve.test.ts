@@ -138,6 +138,11 @@ describe("solec serve: HTTP health, readiness, metrics and lifecycle", () => {
         );
         assert.equal(sample(metrics, 'solec_request_duration_seconds_count{type="Message"}'), 1);
         assert.ok(sample(metrics, "solec_process_resident_memory_bytes")! > 0, metrics);
+        // The SQLite store's flusher thread runs in the real server, and the message's
+        // group commit is counted.
+        assert.equal(sample(metrics, "solec_store_flusher_up"), 1, metrics);
+        assert.ok(sample(metrics, "solec_store_commits_total")! >= 1, metrics);
+        assert.ok(sample(metrics, "solec_store_writes_total")! >= 1, metrics);
       } finally {
         alice.close();
         bob.close();
