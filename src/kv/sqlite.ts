@@ -17,7 +17,7 @@
  *     'version' = last commit number, 'schema' = schema version
  */
 import type { OpenSqlite, SqliteDatabase, SqliteStatement } from "../platform.ts";
-import { closeSync, fsync, openSync } from "node:fs";
+import { closeSync, fsync, fsyncSync, openSync } from "node:fs";
 import { EngineKv, formatVersionstamp } from "./engine.ts";
 import { Flusher } from "./sqlite-flusher.ts";
 import type { CheckpointReport, StartSqliteFlusher } from "./sqlite-flusher.ts";
@@ -360,15 +360,11 @@ class SqliteEngine implements KvEngine {
       // Commits that finished during this fsync need one that starts after them.
       if (this.#syncWaiters.length > 0) this.#startSync();
     };
-    try {
-      if (this.#flusher !== null) {
-        this.#finishSync = finish;
-        this.#flusherSyncSeq = this.#flusher.requestSync();
-        return;
-      }
+    if (this.#flusher !== null) {
+      this.#finishSync = finish;
+      this.#flusherSyncSeq = this.#flusher.requestSync();
+    } else {
       this.#fsyncWal(finish);
-    } catch (err) {
-      finish(err);
     }
   }
 
@@ -436,8 +432,19 @@ class SqliteEngine implements KvEngine {
     this.#endHold();
     await this.#flusher?.close();
     this.#flusher = null;
-    // Only if the worker had to be abandoned: its last fsync is unknown, so not durable.
-    this.#finishSync?.(new Error("the store was closed during an fsync"));
+    const finish = this.#finishSync;
+    if (finish !== null) {
+      // Only when the worker had to be abandoned: whether it ran its last fsync is
+      // unknown, so run one here (closing, so blocking the event loop does not matter).
+      this.#finishSync = null;
+      try {
+        this.#walFd ??= openSync(this.#walPath, "r+");
+        fsyncSync(this.#walFd);
+        finish(null);
+      } catch (err) {
+        finish(err);
+      }
+    }
     if (this.#walFd !== null) closeSync(this.#walFd);
     this.#walFd = null;
     this.#db.close();

@@ -29,6 +29,7 @@ class MutationJob implements CommitJob {
     private readonly mutations: readonly Mutation[],
     readonly committed: () => void,
     readonly failed: (e: unknown) => void,
+    readonly applied: (() => void) | undefined,
   ) {}
 
   write(atomic: AtomicOperation): number {
@@ -92,10 +93,13 @@ export class CommitQueue {
     }
   }
 
-  /** Queues `mutations`; resolves once they are committed. */
-  submit(mutations: readonly Mutation[]): Promise<void> {
+  /**
+   * Queues `mutations`; resolves once they are committed. `applied`, if given, runs
+   * when they are written, before that (see `CommitJob.applied`).
+   */
+  submit(mutations: readonly Mutation[], applied?: () => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.enqueue(new MutationJob(mutations, resolve, reject));
+      this.enqueue(new MutationJob(mutations, resolve, reject, applied));
     });
   }
 

@@ -471,12 +471,16 @@ export class Router {
       }
       if (peers.size > 0) mutations.push(...this.remote.outboxMutations(peers, frame));
     }
+    // Members get the message once it is written, the sender's OK (and the peers'
+    // copies) once it is durable: as for direct messages (README "Durability").
+    const delivered = () => {
+      if (origin === null) this.counters.channel++;
+      else this.counters.inbound++;
+      this.fanOut(channel, frame, from);
+    };
     return {
-      done: this.commits.submit(mutations).then(() => {
+      done: this.commits.submit(mutations, delivered).then(() => {
         if (peers.size > 0) this.remote?.wake(peers);
-        if (origin === null) this.counters.channel++;
-        else this.counters.inbound++;
-        this.fanOut(channel, frame, from);
         return OK;
       }),
     };

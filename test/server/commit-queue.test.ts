@@ -91,6 +91,50 @@ describe("CommitQueue", () => {
     ]);
   });
 
+  it("while the store holds a transaction back, later jobs wait and go in one transaction", async () => {
+    // A store that takes a commit but writes it only when told (SQLite starting its WAL over).
+    const inner = new MemoryKv();
+    const held: (() => void)[] = [];
+    let started = 0;
+    const holding = {
+      atomic(): AtomicOperation {
+        const op = inner.atomic();
+        const commit = op.commit.bind(op);
+        op.commit = (options?: AtomicCommitOptions) => {
+          started++;
+          return new Promise((resolve) => held.push(() => resolve(commit(options))));
+        };
+        return op;
+      },
+    };
+    const q = new CommitQueue(holding as unknown as Kv);
+    const log: string[] = [];
+    q.enqueue(job(log, "first"));
+    await turn();
+    for (const n of ["second", "third"]) {
+      q.enqueue(job(log, n));
+      await turn();
+      await turn();
+    }
+    assert.equal(started, 1, "no new transaction while the first is held");
+    held[0]();
+    await turn();
+    await turn();
+    assert.equal(started, 2);
+    assert.equal(held.length, 2);
+    held[1]();
+    await q.drained();
+    assert.equal(q.commits, 2, "second and third went in one transaction");
+    assert.deepEqual(log, [
+      "applied first",
+      "committed first",
+      "applied second",
+      "applied third",
+      "committed second",
+      "committed third",
+    ]);
+  });
+
   it("fails only the batch whose commit failed; later batches commit", async () => {
     const faulty = new FaultyKv(new MemoryKv());
     const q = new CommitQueue(faulty);
