@@ -34,13 +34,13 @@ import {
 import { BIN, HERE, identityOf, provision, ServerProcess } from "../test/support/server-process.ts";
 import {
   Flags,
-  fmtMiB,
   fmtMs,
   loopbackIp,
   median,
   percentile,
   ProcSampler,
   Report,
+  reportServerUsage,
   Rng,
   sleep,
   tempDir,
@@ -271,20 +271,7 @@ async function main(): Promise<number> {
       server.errorLines.slice(0, 3).join(" ")
     }`,
   );
-  report.figure(
-    "server RSS start / peak / end",
-    `${fmtMiB(rss0)} / ${fmtMiB(sampler.peakRssKiB)} / ${
-      fmtMiB(sampler.samples.at(-1)?.rssKiB ?? 0)
-    }`,
-  );
-  report.figure(
-    "RSS peak 1st third / last third",
-    `${fmtMiB(mem.firstKiB)} / ${fmtMiB(mem.lastKiB)} (x${mem.ratio.toFixed(2)})`,
-  );
-  report.figure(
-    "server CPU avg / peak",
-    `${(cpu.avg * 100).toFixed(0)}% / ${(cpu.peak * 100).toFixed(0)}% of a core`,
-  );
+  reportServerUsage(report, sampler, { rss0KiB: rss0, rss0Label: "start", mem, cpu });
   const pi = median(idle.map((r) => r.ping)), pd = median(during.map((r) => r.ping));
   const ai = median(idle.map((r) => r.ack)), ad = median(during.map((r) => r.ack));
   report.figure(

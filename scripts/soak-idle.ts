@@ -26,6 +26,7 @@ import { encode } from "../src/protocol/mod.ts";
 import { provision, ServerProcess } from "../test/support/server-process.ts";
 import {
   Flags,
+  fmtCpu,
   fmtMiB,
   fmtMs,
   loopbackIp,
@@ -242,10 +243,7 @@ async function main(): Promise<number> {
       fmtMs(Math.max(...loginMs))
     }`,
   );
-  report.figure(
-    "server CPU avg / peak",
-    `${(cpu.avg * 100).toFixed(0)}% / ${(cpu.peak * 100).toFixed(0)}% of a core`,
-  );
+  report.figure("server CPU avg / peak", fmtCpu(cpu));
   report.figure(
     "server log lines warn / error",
     `${server.levels.get("warn") ?? 0} / ${server.levels.get("error") ?? 0}`,

@@ -25,12 +25,12 @@ import { LoadWriter, totals } from "../test/support/load.ts";
 import { checkAcked, contentsUnder } from "../test/support/store-check.ts";
 import {
   Flags,
-  fmtMiB,
   fmtMs,
   median,
   percentile,
   ProcSampler,
   Report,
+  reportServerUsage,
   sleep,
   tempDir,
 } from "../test/support/soak-kit.ts";
@@ -223,20 +223,7 @@ async function main(): Promise<number> {
     `${inboxBefore.size} / ${got.size} in ${fmtMs(drainMs)}`,
   );
   report.figure("inbox left after re-login", inboxAfter.size);
-  report.figure(
-    "server RSS before / peak / end",
-    `${fmtMiB(rss0)} / ${fmtMiB(sampler.peakRssKiB)} / ${
-      fmtMiB(sampler.samples.at(-1)?.rssKiB ?? 0)
-    }`,
-  );
-  report.figure(
-    "RSS peak 1st third / last third",
-    `${fmtMiB(mem.firstKiB)} / ${fmtMiB(mem.lastKiB)} (x${mem.ratio.toFixed(2)})`,
-  );
-  report.figure(
-    "server CPU avg / peak",
-    `${(cpu.avg * 100).toFixed(0)}% / ${(cpu.peak * 100).toFixed(0)}% of a core`,
-  );
+  reportServerUsage(report, sampler, { rss0KiB: rss0, rss0Label: "before", mem, cpu });
   report.figure(
     "bystander ack p50 idle / load",
     `${fmtMs(median(idle))} / ${fmtMs(median(during))} (x${

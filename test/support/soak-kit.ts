@@ -169,6 +169,37 @@ export class ProcSampler {
   }
 }
 
+/** "12% / 80% of a core". */
+export function fmtCpu(cpu: { avg: number; peak: number }): string {
+  return `${(cpu.avg * 100).toFixed(0)}% / ${(cpu.peak * 100).toFixed(0)}% of a core`;
+}
+
+/** The server's memory and CPU over a soak, as the soaks report them. */
+export function reportServerUsage(
+  report: Report,
+  sampler: ProcSampler,
+  usage: {
+    /** RSS when the load began, and what the soak calls that moment ("start", "before"). */
+    rss0KiB: number;
+    rss0Label: string;
+    mem: { firstKiB: number; lastKiB: number; ratio: number };
+    cpu: { avg: number; peak: number };
+  },
+): void {
+  const { rss0KiB, rss0Label, mem, cpu } = usage;
+  report.figure(
+    `server RSS ${rss0Label} / peak / end`,
+    `${fmtMiB(rss0KiB)} / ${fmtMiB(sampler.peakRssKiB)} / ${
+      fmtMiB(sampler.samples.at(-1)?.rssKiB ?? 0)
+    }`,
+  );
+  report.figure(
+    "RSS peak 1st third / last third",
+    `${fmtMiB(mem.firstKiB)} / ${fmtMiB(mem.lastKiB)} (x${mem.ratio.toFixed(2)})`,
+  );
+  report.figure("server CPU avg / peak", fmtCpu(cpu));
+}
+
 /** The figure table and the verdicts that decide the exit code. */
 export class Report {
   readonly #rows: [string, string][] = [];
