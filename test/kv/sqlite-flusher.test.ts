@@ -6,9 +6,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { statSync } from "node:fs";
-import type { Kv } from "../../src/kv/kv.ts";
 import { SqliteKv } from "../../src/kv/sqlite.ts";
-import type { SqliteKvOptions } from "../../src/kv/sqlite.ts";
 import type {
   FlusherOpen,
   FlusherReport,
@@ -17,54 +15,27 @@ import type {
 } from "../../src/kv/sqlite-flusher.ts";
 import {
   openSqliteForRuntime,
+  sqliteHarness,
+  type SqliteTestOptions,
   startFlusherForRuntime,
   tempSqliteFile,
+  withSqliteFile,
 } from "../support/kv-backends.ts";
 import { kvConformance } from "./conformance.ts";
 
 const openSqlite = await openSqliteForRuntime();
 const startFlusher = await startFlusherForRuntime();
 
-kvConformance("SqliteKv with a flusher thread", () => {
-  const file = tempSqliteFile();
-  const handles: Kv[] = [];
-  const open = () => {
-    const kv = new SqliteKv({ openSqlite, startFlusher, path: file.path, checkpointEveryMs: 5 });
-    handles.push(kv);
-    return kv;
-  };
-  const kv = open();
-  return Promise.resolve({
-    kv,
-    async reopen() {
-      await kv.close();
-      return open();
-    },
-    openAnother: () => Promise.resolve(open()),
-    async cleanup() {
-      for (const h of handles) await h.close();
-      file.remove();
-    },
-  });
-});
+kvConformance(
+  "SqliteKv with a flusher thread",
+  () => sqliteHarness({ openSqlite, startFlusher, checkpointEveryMs: 5 }),
+);
 
-async function withStore(
-  options: Partial<SqliteKvOptions>,
+function withStore(
+  options: Partial<SqliteTestOptions>,
   fn: (kv: SqliteKv, path: string, reopen: () => SqliteKv) => Promise<void>,
 ): Promise<void> {
-  const file = tempSqliteFile();
-  const handles: SqliteKv[] = [];
-  const open = () => {
-    const kv = new SqliteKv({ openSqlite, path: file.path, ...options });
-    handles.push(kv);
-    return kv;
-  };
-  try {
-    await fn(open(), file.path, open);
-  } finally {
-    for (const h of handles) await h.close();
-    file.remove();
-  }
+  return withSqliteFile({ openSqlite, ...options }, (path, open) => fn(open(), path, open));
 }
 
 /**

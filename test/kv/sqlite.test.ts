@@ -4,54 +4,20 @@ import { execFile } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { detectRuntime } from "../../src/adapters/runtime.ts";
-import type { Kv } from "../../src/kv/kv.ts";
 import { SqliteKv } from "../../src/kv/sqlite.ts";
 import type { SqliteKvOptions } from "../../src/kv/sqlite.ts";
-import { openSqliteForRuntime, tempSqliteFile } from "../support/kv-backends.ts";
+import { openSqliteForRuntime, sqliteHarness, withSqliteFile } from "../support/kv-backends.ts";
 import { kvConformance } from "./conformance.ts";
 
 const openSqlite = await openSqliteForRuntime();
 
-kvConformance("SqliteKv", () => {
-  const file = tempSqliteFile();
-  const handles: Kv[] = [];
-  const open = () => {
-    const kv = new SqliteKv({ openSqlite, path: file.path });
-    handles.push(kv);
-    return kv;
-  };
-  const kv = open();
-  return Promise.resolve({
-    kv,
-    async reopen() {
-      await kv.close();
-      return open();
-    },
-    openAnother: () => Promise.resolve(open()),
-    async cleanup() {
-      for (const h of handles) await h.close();
-      file.remove();
-    },
-  });
-});
+kvConformance("SqliteKv", () => sqliteHarness({ openSqlite }));
 
 /** Run `fn` with a temp database path; the files are removed afterwards. */
-async function withFile(
+function withFile(
   fn: (path: string, opened: (o?: Partial<SqliteKvOptions>) => SqliteKv) => Promise<void>,
-) {
-  const file = tempSqliteFile();
-  const handles: SqliteKv[] = [];
-  const opened = (o: Partial<SqliteKvOptions> = {}) => {
-    const kv = new SqliteKv({ openSqlite, path: file.path, ...o });
-    handles.push(kv);
-    return kv;
-  };
-  try {
-    await fn(file.path, opened);
-  } finally {
-    for (const h of handles) await h.close();
-    file.remove();
-  }
+): Promise<void> {
+  return withSqliteFile({ openSqlite }, fn);
 }
 
 function runWriter(path: string, name: string, count: number, startAt: number): Promise<string[]> {
