@@ -371,12 +371,15 @@ class SqliteEngine implements KvEngine {
   /** An fsync of the WAL through `fs.fsync` (the runtime's I/O threads). */
   #fsyncWal(finish: (err: unknown) => void): void {
     try {
-      // The WAL file lives as long as the database is open; keep one descriptor.
-      this.#walFd ??= openSync(this.#walPath, "r+");
-      fsync(this.#walFd, finish);
+      fsync(this.#walDescriptor(), finish);
     } catch (err) {
       finish(err);
     }
+  }
+
+  /** The WAL file lives as long as the database is open: one descriptor serves. */
+  #walDescriptor(): number {
+    return this.#walFd ??= openSync(this.#walPath, "r+");
   }
 
   #commitNow(checks: readonly RawCheck[], mutations: readonly RawMutation[]): string | null {
@@ -438,8 +441,7 @@ class SqliteEngine implements KvEngine {
       // unknown, so run one here (closing, so blocking the event loop does not matter).
       this.#finishSync = null;
       try {
-        this.#walFd ??= openSync(this.#walPath, "r+");
-        fsyncSync(this.#walFd);
+        fsyncSync(this.#walDescriptor());
         finish(null);
       } catch (err) {
         finish(err);

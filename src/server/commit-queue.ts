@@ -115,8 +115,7 @@ export class CommitQueue {
       // While the store holds the newest transaction back (SQLite starting its WAL over),
       // later jobs wait here and go in together once it is written, rather than lining up
       // as one small transaction per turn of the event loop.
-      const newest = this.#flights[this.#flights.length - 1];
-      if (newest !== undefined && !newest.applied && !newest.settled) return;
+      if (this.#newestHeld()) return;
       let jobs = this.#pending;
       if (jobs.length > this.maxBatch) {
         this.#pending = jobs.slice(this.maxBatch);
@@ -163,6 +162,12 @@ export class CommitQueue {
     }
   };
 
+  /** The newest transaction is started but neither written nor over. */
+  #newestHeld(): boolean {
+    const newest = this.#flights[this.#flights.length - 1];
+    return newest !== undefined && !newest.applied && !newest.settled;
+  }
+
   /** Tells jobs what became of their batches, oldest batch first. */
   #advance(): void {
     const flights = this.#flights;
@@ -199,13 +204,10 @@ export class CommitQueue {
         }
       }
     }
-    if (this.#pending.length > 0 && !this.#scheduled) {
+    if (this.#pending.length > 0 && !this.#scheduled && !this.#newestHeld()) {
       // Jobs held back by a transaction the store had not written yet (see #run).
-      const newest = flights[flights.length - 1];
-      if (newest === undefined || newest.applied || newest.settled) {
-        this.#scheduled = true;
-        setImmediate(this.#run);
-      }
+      this.#scheduled = true;
+      setImmediate(this.#run);
     }
     if (flights.length === 0 && this.#pending.length === 0 && this.#idle.length > 0) {
       const idle = this.#idle;
