@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import type { SolecClient } from "../../src/client/client.ts";
 import { startServer, type TestServer } from "../support/server.ts";
 import { next, rejectsWith } from "../support/expect.ts";
+import { FaultyKv } from "../support/faulty-kv.ts";
 
 /** Asserts nothing is pushed within `ms` (a ping round trip proves the server is idle). */
 async function nothingPushed(c: SolecClient): Promise<void> {
@@ -164,6 +165,36 @@ describe("channels", () => {
     assert.equal((await next(a2)).content, "after bob left");
     await nothingPushed(b);
     for (const x of [a1, a2, b, c]) x.close();
+  });
+
+  it("delivers direct and channel messages once written; the sender's OK waits for durability", async () => {
+    let faulty: FaultyKv | null = null;
+    const t2 = await startServer({ wrapKv: (kv) => (faulty = new FaultyKv(kv)) });
+    try {
+      const [a, b] = [await t2.addUser("alice"), await t2.addUser("bob")];
+      await t2.contacts(a, b);
+      const ca = await t2.login(a);
+      const cb = await t2.login(b);
+      await ca.join("#slow@a.test");
+      await cb.join("#slow@a.test");
+      // The disk now takes its time with fsyncs.
+      let durable = () => {};
+      faulty!.durableAfter = new Promise<void>((r) => durable = r);
+      let acked = 0;
+      const direct = ca.send(b, "direct while the disk is slow").then(() => acked++);
+      assert.equal((await next(cb)).content, "direct while the disk is slow");
+      const channel = ca.send("#slow@a.test", "channel while the disk is slow").then(() => acked++);
+      assert.equal((await next(cb)).content, "channel while the disk is slow");
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(acked, 0, "no OK before the writes are durable");
+      durable();
+      await Promise.all([direct, channel]);
+      assert.equal(acked, 2);
+      ca.close();
+      cb.close();
+    } finally {
+      await t2.cleanup();
+    }
   });
 
   it("refuses a join of a channel that does not exist when auto-creation is off", async () => {

@@ -1,7 +1,9 @@
 /**
  * A Kv wrapper whose every operation fails while `failing` is set, like a
  * store on a full disk or a locked database: for tests of how the server
- * behaves when its store breaks and comes back.
+ * behaves when its store breaks and comes back. With `durableAfter` set,
+ * commits are written (and say so through `onApplied`) at once but resolve
+ * only once that promise does: a disk whose fsyncs are slow.
  */
 import type {
   AtomicCheck,
@@ -22,6 +24,7 @@ import type {
 export class FaultyKv implements Kv {
   failing = false;
   failures = 0;
+  durableAfter: Promise<void> | null = null;
 
   constructor(private readonly inner: Kv) {}
 
@@ -84,6 +87,7 @@ export class FaultyKv implements Kv {
   atomic(): AtomicOperation {
     const inner = this.inner.atomic();
     const check = this.#checker;
+    const durableAfter = () => this.durableAfter;
     const op: AtomicOperation = {
       check(...checks: AtomicCheck[]) {
         inner.check(...checks);
@@ -103,7 +107,12 @@ export class FaultyKv implements Kv {
       },
       async commit(options?: AtomicCommitOptions): Promise<KvCommitResult | KvCommitError> {
         check();
-        return await inner.commit(options);
+        const gate = durableAfter();
+        if (gate === null) return await inner.commit(options);
+        const result = await inner.commit();
+        if (result.ok) options?.onApplied?.(result);
+        await gate;
+        return result;
       },
     };
     return op;
