@@ -30,15 +30,33 @@ export interface TlsClientOptions {
 }
 
 /**
+ * Receives a connection's input as it arrives (`Connection.read`): the
+ * server's way of reading, which costs no promise per chunk and no
+ * suspended coroutine per idle connection.
+ */
+export interface ReadSink {
+  /** The next chunk, in order; it is the sink's (the adapter never reuses its memory). */
+  data(chunk: Uint8Array): void;
+  /**
+   * No more data will come: the peer closed, the connection failed, or
+   * `close()` was called. Called once, after the last `data`, and never from
+   * inside `close()` itself.
+   */
+  end(): void;
+}
+
+/**
  * One byte-stream connection (TCP, optionally TLS).
  *
- * - Reading: iterate it (one reader at a time). Each chunk is owned by the
- *   consumer (the adapter never reuses a chunk's memory after yielding it).
- *   Iteration ends when the peer closes, the connection fails, or `close()` is
- *   called; leaving a `for await` loop early does not close the connection.
- *   While the consumer does not pull, the adapter stops reading from the
- *   socket (TCP back-pressure), buffering a bounded amount (Bun: up to 64 KiB
- *   plus one socket read).
+ * - Reading, either way (not both, one reader for the connection's life):
+ *   - `read(sink)`: chunks are pushed to the sink as they arrive. `pause()`
+ *     stops taking input from the OS (TCP back-pressure) and no `data` comes
+ *     until `resume()`.
+ *   - or iterate it. Each chunk is owned by the consumer. Iteration ends when
+ *     the peer closes, the connection fails, or `close()` is called; leaving
+ *     a `for await` loop early does not close the connection, a later loop
+ *     goes on reading. While the consumer does not pull, the connection
+ *     buffers a bounded amount (64 KiB plus one socket read), then pauses.
  * - Writing: `send()` writes in order. At most one write is in flight: the
  *   returned promise settles when the bytes were handed to the OS (or rejects
  *   when the connection is gone). Callers that need to bound memory await it.
@@ -51,6 +69,9 @@ export interface TlsClientOptions {
 export interface Connection extends AsyncIterable<Uint8Array> {
   readonly remoteAddr: NetAddr;
   readonly localAddr: NetAddr;
+  read(sink: ReadSink): void;
+  pause(): void;
+  resume(): void;
   send(data: Uint8Array): Promise<void>;
   /** Close now; unsent data may be dropped. Idempotent. */
   close(): void;

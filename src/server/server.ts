@@ -185,6 +185,11 @@ export class SolecServer {
         this.opts.maxConnections ?? 10_000,
         this.opts.maxConnectionsPerIp ?? 100,
       );
+      // One function for every session (not a closure per connection).
+      const onEnd = (ended: Session) => {
+        this.#sessions.delete(ended);
+        counter.remove(ended.remoteIp);
+      };
       for await (const conn of listener) {
         const ip = conn.remoteAddr.hostname;
         if (!counter.tryAdd(ip)) {
@@ -195,12 +200,9 @@ export class SolecServer {
           continue;
         }
         this.metrics.connectionsAccepted++;
-        const session = new Session(conn, ctx);
+        const session = new Session(conn, ctx, onEnd);
         this.#sessions.add(session);
-        void session.run().finally(() => {
-          this.#sessions.delete(session);
-          counter.remove(ip);
-        });
+        session.start();
       }
     })().catch((e) => this.log.error("accept loop failed", { error: String(e) }));
   }

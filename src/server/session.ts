@@ -23,7 +23,7 @@ import {
   VERSION_MINOR,
 } from "../protocol/mod.ts";
 import { parseUserName } from "../protocol/mod.ts";
-import type { Connection } from "../platform.ts";
+import type { Connection, ReadSink } from "../platform.ts";
 import { hashPassword, needsRehash, verifyAgainstDummy, verifyPassword } from "./password.ts";
 import { ConnWriter } from "./conn-writer.ts";
 import { OK, QUEUED, type Requester } from "./router.ts";
@@ -61,10 +61,14 @@ const MAX_INFLIGHT = 1024;
 const PENDING = -2;
 /** The reply queue of a session that has sent no Message yet (never written to). */
 const NO_REPLIES: number[] = [];
+/** The input queue of a session that is not waiting (never written to). */
+const NO_INPUT: Uint8Array[] = [];
+/** Input bytes queued while a request waits before the socket is paused. */
+const INPUT_HIGH_WATER = 64 * 1024;
 /** Answered reply slots kept before the queue is compacted. */
 const COMPACT_AT = 4096;
 
-export class Session implements Requester {
+export class Session implements Requester, ReadSink {
   #state: State = State.AwaitHandshake;
   readonly writer: ConnWriter;
   readonly #decoder: FrameDecoder;
@@ -77,8 +81,15 @@ export class Session implements Requester {
   loggingIn = false;
   /** Set by `shutdown()`: finish the request in hand, read no more. */
   #stopping = false;
-  /** A request is being handled (awaiting the store or a password check). */
+  /** A request is being handled (awaiting the store or a password check): input waits. */
   #busy = false;
+  /** `#pump` is running (an `end()` from inside it must not start another). */
+  #pumping = false;
+  /** Chunks received while busy, not yet given to the decoder. */
+  #input: Uint8Array[] = NO_INPUT;
+  #inputBytes = 0;
+  #inputEnded = false;
+  #finished = false;
   /** Request rate limit, set up once the session is established. */
   #bucket: TokenBucket | null = null;
   /** Called once when the session closes. */
@@ -96,7 +107,12 @@ export class Session implements Requester {
   /** Woken when every queued reply has been written. */
   #repliesDrained: (() => void)[] | null = null;
 
-  constructor(private readonly conn: Connection, private readonly ctx: ServerContext) {
+  constructor(
+    private readonly conn: Connection,
+    private readonly ctx: ServerContext,
+    /** Runs once the session is over and its connection closed. */
+    private readonly onEnd: (session: Session) => void = () => {},
+  ) {
     this.#decoder = new FrameDecoder({ maxPayload: ctx.options.maxPayload });
     this.writer = new ConnWriter(conn, ctx.options.maxOutputBytes, () => {
       ctx.metrics.slowConsumerDrops++;
@@ -132,8 +148,11 @@ export class Session implements Requester {
     return this.writer.flushed();
   }
 
-  /** Runs the session until the connection ends. Never throws. */
-  async run(): Promise<void> {
+  /**
+   * Starts the session: from here on the connection's input drives it (see
+   * `data`), and `onEnd` runs once when it is over. Never throws.
+   */
+  start(): void {
     this.writer.write(GREETING);
     this.#authTimer = setTimeout(() => {
       if (this.#state < State.Established) {
@@ -142,70 +161,178 @@ export class Session implements Requester {
         this.close();
       }
     }, this.ctx.options.authTimeoutMs);
+    this.conn.read(this);
+  }
+
+  /** Input from the connection (`ReadSink`). */
+  data(chunk: Uint8Array): void {
+    if (this.#isClosed()) return;
+    this.ctx.metrics.bytesReceived += chunk.length;
+    if (this.#busy || this.#input.length > 0) {
+      // A request is in hand: the chunk waits, and past a bound so does the socket.
+      if (this.#input === NO_INPUT) this.#input = [];
+      this.#input.push(chunk);
+      this.#inputBytes += chunk.length;
+      if (this.#inputBytes >= INPUT_HIGH_WATER) this.conn.pause();
+      return;
+    }
+    this.#decoder.push(chunk);
+    this.#pump();
+  }
+
+  /** The connection's input ended (`ReadSink`). */
+  end(): void {
+    this.#inputEnded = true;
+    if (!this.#busy) this.#pump();
+  }
+
+  /**
+   * Handles the frames received so far, in order, until the input runs out
+   * or a request has to wait (then `#wait` picks up where this stopped).
+   */
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
     try {
-      for await (const chunk of this.conn) {
-        if (this.#isClosed()) break;
-        this.ctx.metrics.bytesReceived += chunk.length;
-        this.#decoder.push(chunk);
-        for (;;) {
-          const type = this.#decoder.next();
-          if (type === -1) break;
-          this.ctx.metrics.countReceived(type);
-          // A Message on an established session, the hot path, is read as a
-          // view (content left as bytes); anything else is decoded in full.
-          const view = type === PayloadType.Message && this.#state === State.Established
-            ? decodeMessageView(this.#decoder.payload)
-            : null;
-          const p = view === null ? decodePayload(type, this.#decoder.payload) : null;
-          const started = performance.now();
-          if (this.#bucket !== null && type !== PayloadType.Success) {
-            const verdict = this.#bucket.take(started);
-            if (verdict !== "ok") {
-              this.ctx.metrics.rateLimited++;
-              if (verdict === "abuse") {
-                this.ctx.metrics.abuseDisconnects++;
-                await this.#fail(ErrorCode.RateLimited, "sustained request flood");
-                break;
-              }
-              if (this.#inflight > 0) await this.#drainReplies();
-              this.#reply(ErrorCode.RateLimited);
-              continue;
-            }
-          }
-          // Replies are not cut by the output bound (ConnWriter.write): a
-          // client that does not read them is simply not read either.
-          if (this.writer.buffered > this.ctx.options.maxOutputBytes / 2) {
-            await this.writer.flushed();
-            if (this.#isClosed()) break;
-          }
-          // Only Messages are pipelined; anything else waits until every
-          // earlier reply is out, so replies stay in request order.
-          if (this.#inflight > 0 && type !== PayloadType.Message) await this.#drainReplies();
-          const pending = view !== null ? this.#message(view, started) : this.#handle(p as Payload);
-          if (pending !== undefined) {
-            this.#busy = true;
-            await pending;
-            this.#busy = false;
-          }
-          if (type !== PayloadType.Message) {
-            this.ctx.metrics.observeRequest(type, (performance.now() - started) / 1000);
-          }
-          if (this.#isClosed() || this.#stopping) break;
+      while (!this.#busy) {
+        if (this.#isClosed() || this.#stopping) return this.#finish();
+        const type = this.#nextFrame();
+        if (type === -1) {
+          if (this.#inputEnded) this.#finish();
+          return;
         }
-        if (this.#isClosed() || this.#stopping) break;
+        const pending = this.#frame(type);
+        if (pending !== undefined) this.#wait(pending);
       }
     } catch (e) {
-      if (e instanceof ProtocolError) {
-        await this.#fail(e.code, e.message);
-      } else {
-        this.ctx.log.error("session failed", { remote: this.remoteIp, error: String(e) });
-      }
+      this.#failed(e);
     } finally {
-      // Answer what was accepted before closing (a graceful stop, or the peer
-      // half-closed after its last request).
-      await this.#drainReplies();
-      this.close();
+      this.#pumping = false;
     }
+  }
+
+  /** The next whole frame's type from the decoder, fed from `#input`; -1 when none. */
+  #nextFrame(): number {
+    for (;;) {
+      const type = this.#decoder.next();
+      if (type !== -1 || this.#input.length === 0) return type;
+      const chunk = this.#input.shift() as Uint8Array;
+      this.#inputBytes -= chunk.length;
+      if (this.#input.length === 0) {
+        this.#input = NO_INPUT;
+        this.conn.resume();
+      }
+      this.#decoder.push(chunk);
+    }
+  }
+
+  /** Reads no further until `pending` settles, then goes on. */
+  #wait(pending: Promise<void>): void {
+    this.#busy = true;
+    pending.then(
+      () => {
+        this.#busy = false;
+        this.#pump();
+      },
+      (e) => {
+        this.#busy = false;
+        this.#failed(e);
+      },
+    );
+  }
+
+  /** A request failed unexpectedly, or the input broke the protocol: the session ends. */
+  #failed(e: unknown): void {
+    this.#busy = true; // read nothing more
+    if (e instanceof ProtocolError) {
+      void this.#fail(e.code, e.message).then(() => this.#finish());
+      return;
+    }
+    this.ctx.log.error("session failed", { remote: this.remoteIp, error: String(e) });
+    this.#finish();
+  }
+
+  /**
+   * The end: what was accepted is answered (a graceful stop, or the peer
+   * half-closed after its last request), then the connection closes.
+   */
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#busy = true; // reads nothing more
+    void this.#drainReplies().then(() => {
+      this.close();
+      this.onEnd(this);
+    });
+  }
+
+  /** One frame; returns a promise when the session must wait before the next. */
+  #frame(type: number): Promise<void> | undefined {
+    this.ctx.metrics.countReceived(type);
+    // A Message on an established session, the hot path, is read as a
+    // view (content left as bytes); anything else is decoded in full.
+    const view = type === PayloadType.Message && this.#state === State.Established
+      ? decodeMessageView(this.#decoder.payload)
+      : null;
+    const p = view === null ? decodePayload(type, this.#decoder.payload) : null;
+    const started = performance.now();
+    if (this.#bucket !== null && type !== PayloadType.Success) {
+      const verdict = this.#bucket.take(started);
+      if (verdict !== "ok") return this.#rateLimited(verdict);
+    }
+    // Replies are not cut by the output bound (ConnWriter.write): a client
+    // that does not read them is simply not read either. Only Messages are
+    // pipelined; anything else waits until every earlier reply is out, so
+    // replies stay in request order.
+    if (
+      this.writer.buffered > this.ctx.options.maxOutputBytes / 2 ||
+      (this.#inflight > 0 && type !== PayloadType.Message)
+    ) {
+      return this.#frameAfterOutput(type, view, p, started);
+    }
+    return this.#dispatch(type, view, p, started);
+  }
+
+  async #rateLimited(verdict: "refuse" | "abuse"): Promise<void> {
+    this.ctx.metrics.rateLimited++;
+    if (verdict === "abuse") {
+      this.ctx.metrics.abuseDisconnects++;
+      return this.#fail(ErrorCode.RateLimited, "sustained request flood");
+    }
+    if (this.#inflight > 0) await this.#drainReplies();
+    this.#reply(ErrorCode.RateLimited);
+  }
+
+  /** `#frame` once the output is below half the bound and earlier replies are out. */
+  async #frameAfterOutput(
+    type: number,
+    view: MessageView | null,
+    p: Payload | null,
+    started: number,
+  ): Promise<void> {
+    if (this.writer.buffered > this.ctx.options.maxOutputBytes / 2) {
+      await this.writer.flushed();
+      if (this.#isClosed()) return;
+    }
+    if (this.#inflight > 0 && type !== PayloadType.Message) await this.#drainReplies();
+    await this.#dispatch(type, view, p, started);
+  }
+
+  #dispatch(
+    type: number,
+    view: MessageView | null,
+    p: Payload | null,
+    started: number,
+  ): Promise<void> | undefined {
+    if (view !== null) return this.#message(view, started);
+    const pending = this.#handle(p as Payload);
+    if (pending === undefined) {
+      this.ctx.metrics.observeRequest(type, (performance.now() - started) / 1000);
+      return undefined;
+    }
+    return pending.then(() => {
+      this.ctx.metrics.observeRequest(type, (performance.now() - started) / 1000);
+    });
   }
 
   /** Messages validated and queued whose replies are not written yet. */
@@ -305,9 +432,9 @@ export class Session implements Requester {
    */
   shutdown(): void {
     this.#stopping = true;
-    // A session waiting for input has no request in hand: close it once its
-    // queued replies are out.
-    if (!this.#busy) void this.#drainReplies().then(() => this.close());
+    // A session waiting for input has no request in hand: it ends now, once
+    // its queued replies are out.
+    if (!this.#busy) this.#pump();
   }
 
   /** Sleeps `ms`, or less if the session closes meanwhile (a stop need not wait for it). */

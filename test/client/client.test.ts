@@ -203,6 +203,9 @@ describe("SolecClient: requests", () => {
           localAddr: conn.localAddr,
           closed: conn.closed,
           close: () => conn.close(),
+          read: (sink) => conn.read(sink),
+          pause: () => conn.pause(),
+          resume: () => conn.resume(),
           [Symbol.asyncIterator]: () => conn[Symbol.asyncIterator](),
           send: async (data) => {
             assert.equal(inFlight, 0, "a second write started before the first settled");

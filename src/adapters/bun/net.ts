@@ -4,8 +4,9 @@
  * Facts about Bun 1.4.5 this file relies on (checked by test/adapters/net.test.ts):
  * - `data` receives a fresh Uint8Array per event (its own ArrayBuffer, sized to
  *   the chunk), so chunks are handed to the consumer without copying. One event
- *   carries up to one socket read (up to ~512 KiB on loopback).
- * - `pause()` stops reading from the kernel; `resume()` restarts it.
+ *   carries up to one socket read (up to ~512 KiB on loopback). Reading starts
+ *   at accept, so what arrives before `read()` is kept until then.
+ * - `pause()` stops reading from the kernel (no `data` until `resume()`).
  * - `write()` never buffers: it returns how many bytes the kernel took (possibly
  *   0, or -1 once closed), and `drain` fires when the socket is writable again.
  * - `end()` closes the socket (FIN, pending kernel data still goes out) and runs
@@ -22,8 +23,10 @@ import type {
   ListenOptions,
   NetAdapter,
   NetAddr,
+  ReadSink,
 } from "../../platform.ts";
 import { AcceptQueue } from "../accept-queue.ts";
+import { ChunkQueue } from "../chunk-queue.ts";
 
 // Local declarations of just the Bun API used here: bun-types is not loaded
 // automatically (no @types/bun, no tsconfig) and Deno's checker never sees it.
@@ -77,12 +80,10 @@ declare const Bun: {
   connect(options: BunSocketOptions): Promise<BunSocket>;
 };
 
-/** Pause the socket once this much received data waits for the consumer. */
-const HIGH_WATER = 64 * 1024;
+/** Pause the socket once this much data waits for `read()` to be called. */
+const EARLY_HIGH_WATER = 64 * 1024;
 /** A TLS peer that has not finished its handshake by then is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
-
-const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
 class ConnectionClosedError extends Error {
   override name = "ConnectionClosedError";
@@ -98,7 +99,11 @@ interface PendingWrite {
   reject: (error: Error) => void;
 }
 
-type ReadResult = IteratorResult<Uint8Array, undefined>;
+/** The write queue of a connection with nothing to write: shared, never written to. */
+const NO_WRITES: PendingWrite[] = [];
+
+/** Where a connection's input goes before `read()` is called. */
+const NO_SINK: ReadSink = { data() {}, end() {} };
 
 class BunConnection implements Connection {
   readonly remoteAddr: NetAddr;
@@ -108,13 +113,17 @@ class BunConnection implements Connection {
   readonly #resolveClosed: () => void;
   /** The socket is gone (Bun's `close` handler ran). */
   #socketClosed = false;
-  /** No more chunks will be queued; queued ones may still be read. */
+  /** `sink.end()` is due (or done): no more data is handed out. */
   #ended = false;
-  readonly #chunks: Uint8Array[] = [];
-  #queuedBytes = 0;
+  #sink: ReadSink = NO_SINK;
+  /** Chunks that arrived before `read()`; null once reading (or when none came). */
+  #early: Uint8Array[] | null = null;
+  #earlyBytes = 0;
+  /** Paused by `pause()`, or because nobody reads and EARLY_HIGH_WATER bytes wait. */
   #paused = false;
-  readonly #readers: ((result: ReadResult) => void)[] = [];
-  readonly #writes: PendingWrite[] = [];
+  /** Made on the first iteration (see `ChunkQueue`). */
+  #queue: ChunkQueue | null = null;
+  #writes: PendingWrite[] = NO_WRITES;
 
   constructor(socket: BunSocket) {
     this.#socket = socket;
@@ -129,17 +138,42 @@ class BunConnection implements Connection {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array, undefined> {
-    return {
-      next: () => this.#next(),
-      // Leaving a for-await loop early does not close the connection, so a
-      // reader may stop after a greeting and continue with a second loop.
-      return: () => Promise.resolve(DONE),
-    };
+    return (this.#queue ??= new ChunkQueue(this)).iterator();
+  }
+
+  read(sink: ReadSink): void {
+    if (this.#sink !== NO_SINK) throw new Error("connection is already being read");
+    this.#sink = sink;
+    const early = this.#early;
+    this.#early = null;
+    if (early !== null) {
+      // Paused because nobody read: reading starts again unless the sink paused.
+      const pausedEarly = this.#earlyBytes >= EARLY_HIGH_WATER;
+      this.#earlyBytes = 0;
+      if (pausedEarly) this.#paused = false;
+      for (const chunk of early) sink.data(chunk);
+      if (pausedEarly && !this.#paused && !this.#socketClosed) this.#socket.resume();
+    }
+    // Ended before anyone read: the end still comes after the data, and asynchronously.
+    if (this.#ended) queueMicrotask(() => sink.end());
+  }
+
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    if (!this.#socketClosed) this.#socket.pause();
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (!this.#socketClosed) this.#socket.resume();
   }
 
   send(data: Uint8Array): Promise<void> {
     if (this.#ended || this.#socketClosed) return Promise.reject(new ConnectionClosedError());
     const { promise, resolve, reject } = Promise.withResolvers<void>();
+    if (this.#writes === NO_WRITES) this.#writes = [];
     this.#writes.push({ data, offset: 0, resolve, reject });
     // Only the head of the queue is ever being written; later sends wait.
     if (this.#writes.length === 1) this.#flush();
@@ -147,7 +181,8 @@ class BunConnection implements Connection {
   }
 
   close(): void {
-    this.#endReading(true);
+    this.#queue?.discard();
+    this.#endReading();
     this.#failWrites();
     if (!this.#socketClosed) this.#socket.end();
   }
@@ -155,14 +190,10 @@ class BunConnection implements Connection {
   /** Bun `data` handler. */
   onData(chunk: Uint8Array): void {
     if (this.#ended) return;
-    const reader = this.#readers.shift();
-    if (reader) return reader({ done: false, value: chunk });
-    this.#chunks.push(chunk);
-    this.#queuedBytes += chunk.byteLength;
-    if (!this.#paused && this.#queuedBytes >= HIGH_WATER) {
-      this.#paused = true;
-      this.#socket.pause();
-    }
+    if (this.#sink !== NO_SINK) return this.#sink.data(chunk);
+    (this.#early ??= []).push(chunk);
+    this.#earlyBytes += chunk.byteLength;
+    if (this.#earlyBytes >= EARLY_HIGH_WATER) this.pause();
   }
 
   /** Bun `drain` handler: the kernel takes data again. */
@@ -174,33 +205,20 @@ class BunConnection implements Connection {
   onClose(): void {
     if (this.#socketClosed) return;
     this.#socketClosed = true;
-    this.#endReading(false);
+    this.#endReading();
     this.#failWrites();
     this.#resolveClosed();
   }
 
-  #next(): Promise<ReadResult> {
-    const chunk = this.#chunks.shift();
-    if (chunk !== undefined) {
-      this.#queuedBytes -= chunk.byteLength;
-      if (this.#paused && this.#queuedBytes < HIGH_WATER && !this.#socketClosed) {
-        this.#paused = false;
-        this.#socket.resume();
-      }
-      return Promise.resolve({ done: false, value: chunk });
-    }
-    if (this.#ended) return Promise.resolve(DONE);
-    return new Promise((resolve) => this.#readers.push(resolve));
-  }
-
-  /** Stop delivering data; on our own close, data not yet read is dropped. */
-  #endReading(dropQueued: boolean): void {
+  /**
+   * No more data. The sink hears it in a microtask: `close()` may be called
+   * from inside the sink, which must not be re-entered.
+   */
+  #endReading(): void {
+    if (this.#ended) return;
     this.#ended = true;
-    if (dropQueued) {
-      this.#chunks.length = 0;
-      this.#queuedBytes = 0;
-    }
-    for (const reader of this.#readers.splice(0)) reader(DONE);
+    const sink = this.#sink;
+    if (sink !== NO_SINK) queueMicrotask(() => sink.end());
   }
 
   #flush(): void {
@@ -223,7 +241,9 @@ class BunConnection implements Connection {
   }
 
   #failWrites(): void {
-    for (const write of this.#writes.splice(0)) write.reject(new ConnectionClosedError());
+    const writes = this.#writes;
+    this.#writes = NO_WRITES;
+    for (const write of writes) write.reject(new ConnectionClosedError());
   }
 }
 

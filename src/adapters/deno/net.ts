@@ -1,8 +1,9 @@
 /**
  * `NetAdapter` on Deno's pull-based sockets (`Deno.listen[Tls]` / `Deno.connect[Tls]`).
  *
- * Reading happens only when the consumer pulls (one `conn.read()` per `next()`),
- * so TCP back-pressure needs no extra machinery. Facts about Deno 2.9 relied on:
+ * Reading is one loop per connection (`#pump`) that reads while not paused and
+ * hands each chunk to the sink; while paused it does not read, so the socket
+ * applies TCP back-pressure. Facts about Deno 2.9 relied on:
  * - `read()` rejects (BadResource, Interrupted, ConnectionReset, InvalidData for a
  *   TLS failure, ...) when the socket is closed under it or broken; all of these
  *   end the iteration: the contract has no error channel for reads.
@@ -18,8 +19,10 @@ import type {
   ListenOptions,
   NetAdapter,
   NetAddr,
+  ReadSink,
 } from "../../platform.ts";
 import { AcceptQueue } from "../accept-queue.ts";
+import { ChunkQueue } from "../chunk-queue.ts";
 
 /**
  * The reusable read buffer starts small and doubles, up to the maximum, each
@@ -34,10 +37,7 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Longest pause between retries after an unexpected accept() error (e.g. EMFILE). */
 const MAX_ACCEPT_BACKOFF_MS = 1_000;
 
-const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 const noop = () => {};
-
-type ReadResult = IteratorResult<Uint8Array, undefined>;
 type DenoConn = Deno.TcpConn | Deno.TlsConn;
 
 class ConnectionClosedError extends Error {
@@ -59,8 +59,12 @@ class DenoConnection implements Connection {
   readonly #resolveClosed: () => void;
   #isClosed = false;
   #buffer = new Uint8Array(READ_BUFFER_MIN);
-  /** Reads run one at a time (they share #buffer), even across iterators. */
-  #readTail: Promise<unknown> = Promise.resolve();
+  #reading = false;
+  #paused = false;
+  /** Wakes the read loop waiting in `#paused`. */
+  #resumed: (() => void) | null = null;
+  /** Made on the first iteration (see `ChunkQueue`). */
+  #queue: ChunkQueue | null = null;
   /** Sends run one at a time, in call order. */
   #sendTail: Promise<unknown> = Promise.resolve();
 
@@ -74,16 +78,22 @@ class DenoConnection implements Connection {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array, undefined> {
-    return {
-      next: () => {
-        const result = this.#readTail.then(() => this.#read());
-        this.#readTail = result;
-        return result;
-      },
-      // Leaving a for-await loop early does not close the connection, so a
-      // reader may stop after a greeting and continue with a second loop.
-      return: () => Promise.resolve(DONE),
-    };
+    return (this.#queue ??= new ChunkQueue(this)).iterator();
+  }
+
+  read(sink: ReadSink): void {
+    if (this.#reading) throw new Error("connection is already being read");
+    this.#reading = true;
+    void this.#pump(sink);
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#wake();
   }
 
   send(data: Uint8Array): Promise<void> {
@@ -96,6 +106,8 @@ class DenoConnection implements Connection {
   close(): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
+    this.#queue?.discard();
+    this.#wake();
     // Pending read()/write() ops reject, which ends them below.
     try {
       this.#conn.close();
@@ -105,8 +117,19 @@ class DenoConnection implements Connection {
     this.#resolveClosed();
   }
 
-  async #read(): Promise<ReadResult> {
+  #wake(): void {
+    const resumed = this.#resumed;
+    this.#resumed = null;
+    resumed?.();
+  }
+
+  /** Reads until the end, handing chunks to `sink` (a chunk read while paused waits). */
+  async #pump(sink: ReadSink): Promise<void> {
     while (!this.#isClosed) {
+      if (this.#paused) {
+        await new Promise<void>((resolve) => (this.#resumed = resolve));
+        continue;
+      }
       let n: number | null;
       try {
         n = await this.#conn.read(this.#buffer);
@@ -120,15 +143,18 @@ class DenoConnection implements Connection {
         break;
       }
       // n === 0 is not EOF (Deno's docs): read again.
-      if (n > 0) {
-        const chunk = this.#buffer.slice(0, n);
-        if (n === this.#buffer.length && n < READ_BUFFER_MAX) {
-          this.#buffer = new Uint8Array(n * 2);
-        }
-        return { done: false, value: chunk };
+      if (n === 0) continue;
+      const chunk = this.#buffer.slice(0, n);
+      if (n === this.#buffer.length && n < READ_BUFFER_MAX) {
+        this.#buffer = new Uint8Array(n * 2);
       }
+      while (this.#paused && !this.#isClosed) {
+        await new Promise<void>((resolve) => (this.#resumed = resolve));
+      }
+      if (this.#isClosed) break;
+      sink.data(chunk);
     }
-    return DONE;
+    sink.end();
   }
 
   async #writeAll(data: Uint8Array): Promise<void> {
