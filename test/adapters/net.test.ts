@@ -248,6 +248,105 @@ describe(`net adapter (${platform.runtime})`, () => {
     }
   });
 
+  describe("push-mode reading (read(sink))", () => {
+    /** A sink that records what it is told, in order. */
+    function recorder() {
+      const chunks: Uint8Array[] = [];
+      const events: string[] = [];
+      let bytes = 0;
+      const ended = Promise.withResolvers<void>();
+      return {
+        chunks,
+        events,
+        get bytes() {
+          return bytes;
+        },
+        ended: ended.promise,
+        data(chunk: Uint8Array) {
+          events.push("data");
+          chunks.push(chunk);
+          bytes += chunk.byteLength;
+        },
+        end() {
+          events.push("end");
+          ended.resolve();
+        },
+      };
+    }
+
+    it("delivers what was sent before read() and after, in order, then end once", async () => {
+      const { client, server, close } = await connectedPair();
+      try {
+        const first = pattern(1000, 1);
+        const second = pattern(300_000, 2);
+        await client.send(first);
+        await sleep(50); // arrives before anyone reads
+        const sink = recorder();
+        server.read(sink);
+        await client.send(second);
+        client.close();
+        await within(sink.ended, 10_000, "end after the peer closed");
+        assert.deepEqual(concat(sink.chunks), concat([first, second]));
+        assert.equal(sink.events.filter((e) => e === "end").length, 1);
+        assert.equal(sink.events.at(-1), "end");
+        assert.throws(() => server.read(recorder()), /already being read/);
+      } finally {
+        await close();
+      }
+    });
+
+    it("pause() stops data (the sender stalls) until resume()", async () => {
+      const { client, server, close } = await connectedPair();
+      try {
+        const sink = recorder();
+        server.read(sink);
+        server.pause();
+        const total = 48 * MiB;
+        let sent = 0;
+        const sender = (async () => {
+          while (sent < total) {
+            await client.send(pattern(64 * 1024, sent / (64 * 1024)));
+            sent += 64 * 1024;
+          }
+        })();
+        let last = -1;
+        for (let i = 0; i < 50 && sent !== last; i++) {
+          last = sent;
+          await sleep(100);
+        }
+        assert.equal(sent, last, "the sender stalled while paused");
+        assert.ok(sent < 24 * MiB, `stalled after ${sent} bytes`);
+        const whilePaused = sink.bytes;
+        assert.ok(whilePaused <= 512 * 1024, `at most a read in flight arrived (${whilePaused})`);
+        server.resume();
+        await within(sender, 60_000, "the sender finishes once resumed");
+        for (let i = 0; i < 600 && sink.bytes < total; i++) await sleep(50);
+        assert.equal(sink.bytes, total);
+        const all = concat(sink.chunks);
+        for (let i = 0; i < total / (64 * 1024); i += 97) {
+          assert.deepEqual(all.subarray(i * 64 * 1024, (i + 1) * 64 * 1024), pattern(64 * 1024, i));
+        }
+      } finally {
+        await close();
+      }
+    });
+
+    it("close() ends reading, telling the sink later, not from inside close()", async () => {
+      const { server, close } = await connectedPair();
+      try {
+        const sink = recorder();
+        server.read(sink);
+        server.close();
+        assert.deepEqual(sink.events, [], "end() did not run inside close()");
+        await within(sink.ended, 5_000, "end after our own close");
+        await within(server.closed, 5_000, "closed resolves");
+        assert.deepEqual(sink.events, ["end"]);
+      } finally {
+        await close();
+      }
+    });
+  });
+
   it("keeps reading across iterators: leaving a loop does not close", async () => {
     const { client, server, close } = await connectedPair();
     try {
