@@ -46,6 +46,18 @@ export interface ReadSink {
 }
 
 /**
+ * How one `Connection.sendWith` ended. Methods, so that one object (the
+ * server's per-connection writer) serves every write without a promise or
+ * closure each.
+ */
+export interface SendCallback {
+  /** The bytes were handed to the OS. May run before `sendWith` returns. */
+  sent(): void;
+  /** The connection is gone; the bytes may not all have been sent. */
+  sendFailed(): void;
+}
+
+/**
  * One byte-stream connection (TCP, optionally TLS).
  *
  * - Reading, either way (not both, one reader for the connection's life):
@@ -73,6 +85,8 @@ export interface Connection extends AsyncIterable<Uint8Array> {
   pause(): void;
   resume(): void;
   send(data: Uint8Array): Promise<void>;
+  /** `send()` reporting to `done` instead of a promise; same order and one write in flight. */
+  sendWith(data: Uint8Array, done: SendCallback): void;
   /** Close now; unsent data may be dropped. Idempotent. */
   close(): void;
   readonly closed: Promise<void>;

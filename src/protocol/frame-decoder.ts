@@ -25,8 +25,8 @@ export class FrameDecoder {
 
   #chunk: Uint8Array = EMPTY;
   #pos = 0;
-  /** Header bytes of a frame whose header was split across chunks. */
-  #head = new Uint8Array(HEADER_SIZE);
+  /** Header bytes of a frame whose header was split across chunks (made when first needed). */
+  #head: Uint8Array = EMPTY;
   #headFilled = 0;
   /** Payload buffer of a frame split across chunks; null when none is pending. */
   #partial: Uint8Array | null = null;
@@ -67,6 +67,13 @@ export class FrameDecoder {
     if (this.#headFilled > 0) return this.#continueHeader(chunk);
     const pos = this.#pos;
     const avail = chunk.length - pos;
+    if (avail === 0) {
+      // Drained: let go of the chunk and the last payload (valid until this
+      // call), so an idle connection holds none of its last input.
+      this.#chunk = this.payload = EMPTY;
+      this.#pos = 0;
+      return -1;
+    }
     if (avail >= HEADER_SIZE) {
       const type = chunk[pos];
       const len = (chunk[pos + 1] << 8) | chunk[pos + 2];
@@ -81,6 +88,7 @@ export class FrameDecoder {
       return -1;
     }
     // Fewer than 3 bytes left: keep them until the header is complete.
+    if (this.#head === EMPTY) this.#head = new Uint8Array(HEADER_SIZE);
     for (let i = pos; i < chunk.length; i++) this.#head[this.#headFilled++] = chunk[i];
     this.#pos = chunk.length;
     return -1;

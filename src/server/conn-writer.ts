@@ -1,5 +1,5 @@
 import { setImmediate } from "node:timers";
-import type { Connection } from "../platform.ts";
+import type { Connection, SendCallback } from "../platform.ts";
 
 /** Where a writer counts what it sent (shared by all connections). */
 export interface WriterMetrics {
@@ -35,7 +35,7 @@ function flushDirty(): void {
   for (const w of writers) w.flushNow();
 }
 
-export class ConnWriter {
+export class ConnWriter implements SendCallback {
   #queue: Uint8Array[] = NONE;
   #queuedBytes = 0;
   /** Of `#queuedBytes`, those from `push()`. */
@@ -52,7 +52,8 @@ export class ConnWriter {
   constructor(
     private readonly conn: Connection,
     private readonly maxBuffered: number,
-    private readonly onOverflow: () => void,
+    /** Told once when unsent pushes pass `maxBuffered` (the writer has closed). */
+    private readonly owner: { overflowed(): void },
     private readonly metrics: WriterMetrics | null = null,
   ) {}
 
@@ -142,7 +143,7 @@ export class ConnWriter {
       return false;
     }
     this.close();
-    this.onOverflow();
+    this.owner.overflowed();
     return true;
   }
 
@@ -169,20 +170,22 @@ export class ConnWriter {
     this.#inFlight = size;
     const m = this.metrics;
     if (m !== null) { for (const f of frames) m.framesSent[f[0]]++; }
-    this.conn.send(data).then(this.#written, this.#failed);
+    this.conn.sendWith(data, this);
   }
 
-  #written = (): void => {
+  /** The write in flight reached the OS (`SendCallback`; may run inside `flushNow`). */
+  sent(): void {
     if (this.metrics !== null) this.metrics.bytesSent += this.#inFlight;
     this.#inFlight = this.#inFlightPush = 0;
     if (this.#queue.length > 0) this.flushNow();
     else this.#wakeDrainWaiters();
-  };
+  }
 
-  #failed = (): void => {
+  /** The connection is gone (`SendCallback`). */
+  sendFailed(): void {
     this.#inFlight = this.#inFlightPush = 0;
     this.close();
-  };
+  }
 
   #wakeDrainWaiters(): void {
     const w = this.#drainWaiters;

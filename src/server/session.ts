@@ -114,14 +114,17 @@ export class Session implements Requester, ReadSink {
     private readonly onEnd: (session: Session) => void = () => {},
   ) {
     this.#decoder = new FrameDecoder({ maxPayload: ctx.options.maxPayload });
-    this.writer = new ConnWriter(conn, ctx.options.maxOutputBytes, () => {
-      ctx.metrics.slowConsumerDrops++;
-      ctx.log.info("slow consumer disconnected", {
-        remote: conn.remoteAddr.hostname,
-        user: this.address || null,
-      });
-      this.close();
-    }, ctx.metrics);
+    this.writer = new ConnWriter(conn, ctx.options.maxOutputBytes, this, ctx.metrics);
+  }
+
+  /** The writer's bound was passed: the client does not read what it is sent. */
+  overflowed(): void {
+    this.ctx.metrics.slowConsumerDrops++;
+    this.ctx.log.info("slow consumer disconnected", {
+      remote: this.remoteIp,
+      user: this.address || null,
+    });
+    this.close();
   }
 
   #newBucket(rate: number, burst: number): TokenBucket | null {

@@ -204,6 +204,7 @@ describe("SolecClient: requests", () => {
           closed: conn.closed,
           close: () => conn.close(),
           read: (sink) => conn.read(sink),
+          sendWith: (data, done) => conn.sendWith(data, done),
           pause: () => conn.pause(),
           resume: () => conn.resume(),
           [Symbol.asyncIterator]: () => conn[Symbol.asyncIterator](),

@@ -24,6 +24,7 @@ import type {
   NetAdapter,
   NetAddr,
   ReadSink,
+  SendCallback,
 } from "../../platform.ts";
 import { AcceptQueue } from "../accept-queue.ts";
 import { ChunkQueue } from "../chunk-queue.ts";
@@ -93,10 +94,8 @@ class ConnectionClosedError extends Error {
 }
 
 interface PendingWrite {
-  data: Uint8Array;
-  offset: number;
-  resolve: () => void;
-  reject: (error: Error) => void;
+  readonly data: Uint8Array;
+  readonly done: SendCallback;
 }
 
 /** The write queue of a connection with nothing to write: shared, never written to. */
@@ -108,9 +107,9 @@ const NO_SINK: ReadSink = { data() {}, end() {} };
 class BunConnection implements Connection {
   readonly remoteAddr: NetAddr;
   readonly localAddr: NetAddr;
-  readonly closed: Promise<void>;
   readonly #socket: BunSocket;
-  readonly #resolveClosed: () => void;
+  /** Made when someone asks for `closed` (the server never does: one promise less per connection). */
+  #closedWaiter: PromiseWithResolvers<void> | null = null;
   /** The socket is gone (Bun's `close` handler ran). */
   #socketClosed = false;
   /** `sink.end()` is due (or done): no more data is handed out. */
@@ -123,7 +122,12 @@ class BunConnection implements Connection {
   #paused = false;
   /** Made on the first iteration (see `ChunkQueue`). */
   #queue: ChunkQueue | null = null;
-  #writes: PendingWrite[] = NO_WRITES;
+  /** The write in progress (the server's writer never has more than this one)… */
+  #writing: Uint8Array | null = null;
+  #writeOffset = 0;
+  #writeDone: SendCallback | null = null;
+  /** …and later ones, waiting their turn. */
+  #waiting: PendingWrite[] = NO_WRITES;
 
   constructor(socket: BunSocket) {
     this.#socket = socket;
@@ -132,9 +136,11 @@ class BunConnection implements Connection {
     // Read the addresses now: Bun empties them once the socket is closed.
     this.remoteAddr = { hostname: socket.remoteAddress, port: socket.remotePort };
     this.localAddr = { hostname: socket.localAddress, port: socket.localPort };
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.closed = promise;
-    this.#resolveClosed = resolve;
+  }
+
+  get closed(): Promise<void> {
+    if (this.#socketClosed) return Promise.resolve();
+    return (this.#closedWaiter ??= Promise.withResolvers<void>()).promise;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array, undefined> {
@@ -171,13 +177,22 @@ class BunConnection implements Connection {
   }
 
   send(data: Uint8Array): Promise<void> {
-    if (this.#ended || this.#socketClosed) return Promise.reject(new ConnectionClosedError());
     const { promise, resolve, reject } = Promise.withResolvers<void>();
-    if (this.#writes === NO_WRITES) this.#writes = [];
-    this.#writes.push({ data, offset: 0, resolve, reject });
-    // Only the head of the queue is ever being written; later sends wait.
-    if (this.#writes.length === 1) this.#flush();
+    this.sendWith(data, { sent: resolve, sendFailed: () => reject(new ConnectionClosedError()) });
     return promise;
+  }
+
+  sendWith(data: Uint8Array, done: SendCallback): void {
+    if (this.#ended || this.#socketClosed) return done.sendFailed();
+    if (this.#writing !== null) {
+      if (this.#waiting === NO_WRITES) this.#waiting = [];
+      this.#waiting.push({ data, done });
+      return;
+    }
+    this.#writing = data;
+    this.#writeOffset = 0;
+    this.#writeDone = done;
+    this.#flush();
   }
 
   close(): void {
@@ -207,7 +222,7 @@ class BunConnection implements Connection {
     this.#socketClosed = true;
     this.#endReading();
     this.#failWrites();
-    this.#resolveClosed();
+    this.#closedWaiter?.resolve();
   }
 
   /**
@@ -222,28 +237,33 @@ class BunConnection implements Connection {
   }
 
   #flush(): void {
-    while (this.#writes.length > 0) {
-      const head = this.#writes[0];
-      const remaining = head.data.byteLength - head.offset;
+    for (let data = this.#writing; data !== null; data = this.#writing) {
+      const offset = this.#writeOffset;
+      const remaining = data.byteLength - offset;
       if (remaining > 0) {
         // A subarray rather than write()'s offset arguments, whose meaning for
         // views with a byteOffset is not documented.
-        const written = this.#socket.write(
-          head.offset === 0 ? head.data : head.data.subarray(head.offset),
-        );
+        const written = this.#socket.write(offset === 0 ? data : data.subarray(offset));
         if (written < 0) return this.close();
-        head.offset += written;
+        this.#writeOffset = offset + written;
         if (written < remaining) return; // kernel buffer full: `drain` resumes
       }
-      this.#writes.shift();
-      head.resolve();
+      const done = this.#writeDone as SendCallback;
+      const next = this.#waiting.shift();
+      this.#writing = next?.data ?? null;
+      this.#writeOffset = 0;
+      this.#writeDone = next?.done ?? null;
+      done.sent();
     }
   }
 
   #failWrites(): void {
-    const writes = this.#writes;
-    this.#writes = NO_WRITES;
-    for (const write of writes) write.reject(new ConnectionClosedError());
+    const done = this.#writeDone;
+    const waiting = this.#waiting;
+    this.#writing = this.#writeDone = null;
+    this.#waiting = NO_WRITES;
+    done?.sendFailed();
+    for (const write of waiting) write.done.sendFailed();
   }
 }
 

@@ -20,6 +20,7 @@ import type {
   NetAdapter,
   NetAddr,
   ReadSink,
+  SendCallback,
 } from "../../platform.ts";
 import { AcceptQueue } from "../accept-queue.ts";
 import { ChunkQueue } from "../chunk-queue.ts";
@@ -37,7 +38,13 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Longest pause between retries after an unexpected accept() error (e.g. EMFILE). */
 const MAX_ACCEPT_BACKOFF_MS = 1_000;
 
-const noop = () => {};
+interface PendingWrite {
+  readonly data: Uint8Array;
+  readonly done: SendCallback;
+}
+
+/** The write queue of a connection with nothing waiting: shared, never written to. */
+const NO_WRITES: PendingWrite[] = [];
 type DenoConn = Deno.TcpConn | Deno.TlsConn;
 
 class ConnectionClosedError extends Error {
@@ -54,9 +61,9 @@ function netAddr(addr: Deno.NetAddr): NetAddr {
 class DenoConnection implements Connection {
   readonly remoteAddr: NetAddr;
   readonly localAddr: NetAddr;
-  readonly closed: Promise<void>;
   readonly #conn: DenoConn;
-  readonly #resolveClosed: () => void;
+  /** Made when someone asks for `closed` (the server never does: one promise less per connection). */
+  #closedWaiter: PromiseWithResolvers<void> | null = null;
   #isClosed = false;
   #buffer = new Uint8Array(READ_BUFFER_MIN);
   #reading = false;
@@ -65,16 +72,19 @@ class DenoConnection implements Connection {
   #resumed: (() => void) | null = null;
   /** Made on the first iteration (see `ChunkQueue`). */
   #queue: ChunkQueue | null = null;
-  /** Sends run one at a time, in call order. */
-  #sendTail: Promise<unknown> = Promise.resolve();
+  /** A write is in progress (`#writeLoop`); later ones wait in `#waiting`, in call order. */
+  #writing = false;
+  #waiting: PendingWrite[] = NO_WRITES;
 
   constructor(conn: DenoConn) {
     this.#conn = conn;
     this.remoteAddr = netAddr(conn.remoteAddr);
     this.localAddr = netAddr(conn.localAddr);
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.closed = promise;
-    this.#resolveClosed = resolve;
+  }
+
+  get closed(): Promise<void> {
+    if (this.#isClosed) return Promise.resolve();
+    return (this.#closedWaiter ??= Promise.withResolvers<void>()).promise;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array, undefined> {
@@ -97,10 +107,20 @@ class DenoConnection implements Connection {
   }
 
   send(data: Uint8Array): Promise<void> {
-    if (this.#isClosed) return Promise.reject(new ConnectionClosedError());
-    const result = this.#sendTail.then(() => this.#writeAll(data));
-    this.#sendTail = result.catch(noop);
-    return result;
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.sendWith(data, { sent: resolve, sendFailed: () => reject(new ConnectionClosedError()) });
+    return promise;
+  }
+
+  sendWith(data: Uint8Array, done: SendCallback): void {
+    if (this.#isClosed) return done.sendFailed();
+    if (this.#writing) {
+      if (this.#waiting === NO_WRITES) this.#waiting = [];
+      this.#waiting.push({ data, done });
+      return;
+    }
+    this.#writing = true;
+    void this.#writeLoop(data, done);
   }
 
   close(): void {
@@ -114,7 +134,7 @@ class DenoConnection implements Connection {
     } catch {
       // Already closed by Deno (e.g. after a failed TLS handshake).
     }
-    this.#resolveClosed();
+    this.#closedWaiter?.resolve();
   }
 
   #wake(): void {
@@ -155,6 +175,25 @@ class DenoConnection implements Connection {
       sink.data(chunk);
     }
     sink.end();
+  }
+
+  /** Writes `data`, then whatever queued meanwhile, one at a time. */
+  async #writeLoop(data: Uint8Array, done: SendCallback): Promise<void> {
+    for (;;) {
+      let ok = true;
+      try {
+        await this.#writeAll(data);
+      } catch {
+        ok = false;
+      }
+      if (ok) done.sent();
+      else done.sendFailed();
+      const next = this.#waiting.shift();
+      if (next === undefined) break;
+      data = next.data;
+      done = next.done;
+    }
+    this.#writing = false;
   }
 
   async #writeAll(data: Uint8Array): Promise<void> {
