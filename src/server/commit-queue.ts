@@ -1,4 +1,4 @@
-import { setImmediate } from "node:timers";
+import { atTurnEnd } from "./turn-end.ts";
 import type { AtomicOperation, Kv } from "../kv/kv.ts";
 import { apply, type Mutation } from "../store/mutation.ts";
 
@@ -87,9 +87,9 @@ export class CommitQueue {
     this.#pending.push(job);
     if (!this.#scheduled) {
       this.#scheduled = true;
-      // setImmediate rather than a microtask: it runs after the I/O callbacks of
-      // this loop turn, so requests from many connections share one commit.
-      setImmediate(this.#run);
+      // At the end of the turn rather than in a microtask: after the I/O callbacks
+      // of this loop turn, so requests from many connections share one commit.
+      atTurnEnd(this.#run);
     }
   }
 
@@ -207,7 +207,7 @@ export class CommitQueue {
     if (this.#pending.length > 0 && !this.#scheduled && !this.#newestHeld()) {
       // Jobs held back by a transaction the store had not written yet (see #run).
       this.#scheduled = true;
-      setImmediate(this.#run);
+      atTurnEnd(this.#run);
     }
     if (flights.length === 0 && this.#pending.length === 0 && this.#idle.length > 0) {
       const idle = this.#idle;

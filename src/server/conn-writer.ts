@@ -1,4 +1,4 @@
-import { setImmediate } from "node:timers";
+import { atTurnEnd } from "./turn-end.ts";
 import type { Connection, SendCallback } from "../platform.ts";
 
 /** Where a writer counts what it sent (shared by all connections). */
@@ -11,7 +11,7 @@ export interface WriterMetrics {
  * A connection's output: ordered, batched, bounded.
  *
  * - Frames written in one turn of the event loop leave in one socket write
- *   (copied into one buffer, flushed from setImmediate), and at most one
+ *   (copied into one buffer, flushed at the end of the turn), and at most one
  *   write is in flight.
  * - `push()` is for frames the server sends on its own (deliveries). While a
  *   sequence is open (a History or List reply, or the inbox at login) pushes
@@ -36,7 +36,9 @@ function flushDirty(): void {
 }
 
 export class ConnWriter implements SendCallback {
-  #queue: Uint8Array[] = NONE;
+  /** The first queued frame, and the rest: a writer that sends one frame per turn needs no array. */
+  #first: Uint8Array | null = null;
+  #rest: Uint8Array[] = NONE;
   #queuedBytes = 0;
   /** Of `#queuedBytes`, those from `push()`. */
   #queuedPushBytes = 0;
@@ -107,7 +109,7 @@ export class ConnWriter implements SendCallback {
 
   /** Resolves once everything written so far has been handed to the socket. */
   flushed(): Promise<void> {
-    if (this.#closed || (this.#queue.length === 0 && this.#inFlight === 0)) {
+    if (this.#closed || (this.#first === null && this.#inFlight === 0)) {
       return Promise.resolve();
     }
     return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
@@ -116,23 +118,29 @@ export class ConnWriter implements SendCallback {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue = NONE;
+    this.#first = null;
+    this.#rest = NONE;
     this.#held = NONE;
     this.#queuedBytes = this.#heldBytes = this.#queuedPushBytes = 0;
     this.#wakeDrainWaiters();
   }
 
   #enqueue(frame: Uint8Array): void {
-    if (this.#queue === NONE) this.#queue = [];
-    this.#queue.push(frame);
+    if (this.#first === null) {
+      this.#first = frame;
+    } else {
+      if (this.#rest === NONE) this.#rest = [];
+      this.#rest.push(frame);
+    }
     this.#queuedBytes += frame.length;
     if (!this.#scheduled && this.#inFlight === 0) {
       this.#scheduled = true;
       // After this turn's I/O callbacks and promise continuations: every
       // frame produced in the turn (a whole commit's replies and deliveries)
-      // leaves in one write, not one write per frame. One setImmediate serves
-      // every writer with something to send.
-      if (dirty.length === 0) setImmediate(flushDirty);
+      // leaves in one write, not one write per frame. One task serves every
+      // writer with something to send; queued during a group commit, it runs
+      // right after it.
+      if (dirty.length === 0) atTurnEnd(flushDirty);
       dirty.push(this);
     }
   }
@@ -150,26 +158,30 @@ export class ConnWriter implements SendCallback {
   /** Sends what is queued, as one write (called at the end of the turn). */
   flushNow(): void {
     this.#scheduled = false;
-    if (this.#closed || this.#inFlight > 0 || this.#queue.length === 0) return;
-    const frames = this.#queue;
+    if (this.#closed || this.#inFlight > 0 || this.#first === null) return;
+    const first = this.#first;
+    const rest = this.#rest;
     const size = this.#queuedBytes;
     this.#inFlightPush = this.#queuedPushBytes;
-    this.#queue = NONE;
+    this.#first = null;
+    this.#rest = NONE;
     this.#queuedBytes = this.#queuedPushBytes = 0;
-    let data: Uint8Array;
-    if (frames.length === 1) {
-      data = frames[0];
-    } else {
+    let data = first;
+    if (rest.length > 0) {
       data = new Uint8Array(size);
-      let at = 0;
-      for (const f of frames) {
+      data.set(first);
+      let at = first.length;
+      for (const f of rest) {
         data.set(f, at);
         at += f.length;
       }
     }
     this.#inFlight = size;
     const m = this.metrics;
-    if (m !== null) { for (const f of frames) m.framesSent[f[0]]++; }
+    if (m !== null) {
+      m.framesSent[first[0]]++;
+      for (const f of rest) m.framesSent[f[0]]++;
+    }
     this.conn.sendWith(data, this);
   }
 
@@ -177,7 +189,7 @@ export class ConnWriter implements SendCallback {
   sent(): void {
     if (this.metrics !== null) this.metrics.bytesSent += this.#inFlight;
     this.#inFlight = this.#inFlightPush = 0;
-    if (this.#queue.length > 0) this.flushNow();
+    if (this.#first !== null) this.flushNow();
     else this.#wakeDrainWaiters();
   }
 

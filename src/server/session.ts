@@ -97,12 +97,15 @@ export class Session implements Requester, ReadSink {
   /**
    * Replies to pipelined Messages, in request order: a code, or PENDING while
    * the message is in a group commit. Ticket t is slot `t - #ticketBase`;
-   * slots before `#head` are answered. Shared empty arrays until the first
+   * slots before `#head` are answered, slots from `#tail` on are free (the
+   * arrays are reused, never shortened: no allocation per message once they
+   * have grown to the connection's pipelining depth). Shared empty arrays until the first
    * Message: thousands of idle connections need not carry two arrays each.
    */
   #codes: number[] = NO_REPLIES;
   #startedAt: number[] = NO_REPLIES;
   #head = 0;
+  #tail = 0;
   #ticketBase = 0;
   /** Woken when every queued reply has been written. */
   #repliesDrained: (() => void)[] | null = null;
@@ -340,7 +343,7 @@ export class Session implements Requester, ReadSink {
 
   /** Messages validated and queued whose replies are not written yet. */
   get #inflight(): number {
-    return this.#codes.length - this.#head;
+    return this.#tail - this.#head;
   }
 
   /**
@@ -354,9 +357,10 @@ export class Session implements Requester, ReadSink {
       this.#codes = [];
       this.#startedAt = [];
     }
-    this.#codes.push(PENDING);
-    this.#startedAt.push(started);
-    const ticket = this.#ticketBase + this.#codes.length - 1;
+    const slot = this.#tail++;
+    this.#codes[slot] = PENDING;
+    this.#startedAt[slot] = started;
+    const ticket = this.#ticketBase + slot;
     let staged: number | Promise<number>;
     if (m.contentEnd - m.contentStart > this.ctx.options.maxMessageBytes) {
       staged = ErrorCode.NotFound;
@@ -396,16 +400,15 @@ export class Session implements Requester, ReadSink {
     const codes = this.#codes;
     let head = this.#head;
     const now = performance.now();
-    while (head < codes.length && codes[head] !== PENDING) {
+    const tail = this.#tail;
+    while (head < tail && codes[head] !== PENDING) {
       this.#reply(codes[head]);
       this.ctx.metrics.observeRequest(PayloadType.Message, (now - this.#startedAt[head]) / 1000);
       head++;
     }
-    if (head === codes.length) {
+    if (head === tail) {
       this.#ticketBase += head;
-      this.#head = 0;
-      codes.length = 0;
-      this.#startedAt.length = 0;
+      this.#head = this.#tail = 0;
       const waiters = this.#repliesDrained;
       if (waiters !== null) {
         this.#repliesDrained = null;
@@ -414,8 +417,9 @@ export class Session implements Requester, ReadSink {
       return;
     }
     if (head >= COMPACT_AT) {
-      codes.splice(0, head);
-      this.#startedAt.splice(0, head);
+      codes.copyWithin(0, head, tail);
+      this.#startedAt.copyWithin(0, head, tail);
+      this.#tail = tail - head;
       this.#ticketBase += head;
       head = 0;
     }
