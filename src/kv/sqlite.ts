@@ -60,6 +60,12 @@ export interface SqliteKvOptions {
    * over. Defaults to 8192 (32 MiB with 4 KiB pages).
    */
   readonly walRestartFrames?: number;
+  /**
+   * The longest commits are held for a WAL restart; default 25 ms. Past it they go ahead
+   * (the WAL starts over at a later try): a checkpoint stuck behind a slow disk must not
+   * stall writes, and with them deliveries, for as long as the disk takes.
+   */
+  readonly maxCommitHoldMs?: number;
   /** With a flusher: checkpoint at most this often while commits come in; default 200 ms. */
   readonly checkpointEveryMs?: number;
 }
@@ -133,6 +139,8 @@ class SqliteEngine implements KvEngine {
   #walFrames = 0;
   #holdSeconds = 0;
   #holdStartedAt = 0;
+  readonly #maxHoldMs: number;
+  #holdTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: SqliteKvOptions) {
     const synchronous = options.synchronous ?? "full";
@@ -147,6 +155,9 @@ class SqliteEngine implements KvEngine {
       throw new TypeError(`invalid walRestartFrames ${restart}`);
     }
     this.#walRestartFrames = restart;
+    const maxHold = options.maxCommitHoldMs ?? 25;
+    if (!(maxHold >= 0)) throw new TypeError(`invalid maxCommitHoldMs ${maxHold}`);
+    this.#maxHoldMs = maxHold;
     this.#walPath = `${options.path}-wal`;
     this.#syncCommits = synchronous === "full";
     const db = options.openSqlite(options.path);
@@ -245,6 +256,9 @@ class SqliteEngine implements KvEngine {
       if (report.error === undefined) {
         this.#restartCheckpoint = flusher.requestCheckpoint();
         this.#holdStartedAt = performance.now();
+        // Its report comes later or never: either way this hold ends, and a later
+        // checkpoint report starts the next try.
+        this.#holdTimer = setTimeout(() => this.#endHold(), this.#maxHoldMs);
       }
     } else if (report.walFrames >= this.#walRestartFrames && report.error === undefined) {
       this.#catchUpCheckpoint = flusher.requestCheckpoint();
@@ -270,6 +284,8 @@ class SqliteEngine implements KvEngine {
 
   /** Commits held for a WAL restart go ahead. */
   #endHold(): void {
+    clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
     if (this.#restartCheckpoint !== 0) {
       this.#restartCheckpoint = 0;
       this.#holdSeconds += (performance.now() - this.#holdStartedAt) / 1000;

@@ -115,7 +115,12 @@ describe("SqliteKv flusher thread", () => {
   it("holds commits while the WAL starts over, then writes them in order", () => {
     const { thread, start } = scripted();
     return withStore(
-      { startFlusher: start, synchronous: "normal", walRestartFrames: 100 },
+      {
+        startFlusher: start,
+        synchronous: "normal",
+        walRestartFrames: 100,
+        maxCommitHoldMs: 60_000,
+      },
       async (kv) => {
         await kv.set(["k"], "before");
         // A long WAL: the store asks for a catch-up checkpoint, commits still go through.
@@ -141,6 +146,33 @@ describe("SqliteKv flusher thread", () => {
         assert.equal((await kv.get(["k"])).value, "held 2");
         await kv.set(["k"], "after");
         assert.equal((await kv.get(["k"])).value, "after");
+      },
+    );
+  });
+
+  it("holds commits no longer than maxCommitHoldMs when the checkpoint does not come", () => {
+    const { thread, start } = scripted();
+    return withStore(
+      { startFlusher: start, synchronous: "normal", walRestartFrames: 100, maxCommitHoldMs: 40 },
+      async (kv) => {
+        thread.checkpointed(0, 150);
+        thread.checkpointed(1, 160, 150);
+        assert.equal(thread.requested, 2, "the restart checkpoint was asked for");
+        const started = performance.now();
+        const held = kv.set(["k"], "held");
+        let settled = false;
+        void held.then(() => (settled = true));
+        await tick();
+        assert.equal(settled, false, "held at first");
+        // The checkpoint never reports (a disk stuck in an fsync): the hold ends anyway.
+        assert.ok((await held).ok);
+        assert.ok(performance.now() - started >= 35, "not before the limit");
+        assert.equal((await kv.get(["k"])).value, "held");
+        assert.ok((kv.storeStats()?.commitHoldSeconds ?? 0) > 0);
+        // Its late report does not hold anything; a long WAL starts a new try.
+        thread.checkpointed(2, 170);
+        assert.ok((await kv.set(["k"], "after")).ok);
+        assert.equal(thread.requested, 3, "a new catch-up checkpoint");
       },
     );
   });
