@@ -1,3 +1,4 @@
+import type { FifoDeadlines } from "./deadlines.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/mod.ts";
 import type { LoginThrottle } from "./login-throttle.ts";
@@ -34,6 +35,8 @@ export interface ServerContext {
   readonly registry: Registry<Session>;
   readonly throttle: LoginThrottle;
   readonly authCache: AuthCache;
+  /** The handshake/login time limit of each new connection (one timer for all). */
+  readonly authDeadlines: FifoDeadlines<Session>;
   readonly metrics: ServerMetrics;
   readonly log: Logger;
   /** Set when this server federates (it has an identity key). */

@@ -3,6 +3,7 @@
  * each, over a store. Runtime-portable: the listener comes from a
  * `NetAdapter` and the store is any `Kv`.
  */
+import { FifoDeadlines } from "./deadlines.ts";
 import type { Kv } from "../kv/kv.ts";
 import type { Listener, NetAdapter, TlsServerOptions } from "../platform.ts";
 import { type Logger, silentLogger } from "../log.ts";
@@ -72,6 +73,7 @@ export class SolecServer {
   readonly log: Logger;
   #router: Router | null = null;
   #federation: Federation | null = null;
+  #authDeadlines: FifoDeadlines<Session>;
   #listener: Listener | null = null;
   readonly #sessions = new Set<Session>();
   #acceptLoop: Promise<void> | null = null;
@@ -98,6 +100,7 @@ export class SolecServer {
       historyMaxCount: opts.historyMaxCount ?? 500,
       channelAutoCreate: opts.channelAutoCreate ?? true,
     };
+    this.#authDeadlines = new FifoDeadlines(this.#options.authTimeoutMs);
   }
 
   /** Federation state, when the server has an identity. */
@@ -163,6 +166,7 @@ export class SolecServer {
       registry: this.registry,
       throttle: new LoginThrottle(),
       authCache: this.authCache,
+      authDeadlines: this.#authDeadlines,
       metrics: this.metrics,
       log: this.log,
       federation: this.#federation,
@@ -223,6 +227,7 @@ export class SolecServer {
       await new Promise((r) => setTimeout(r, 5));
     }
     this.#federation?.stop();
+    this.#authDeadlines.clear();
     await this.commits.drained();
     for (const s of this.#sessions) s.close();
   }

@@ -26,6 +26,7 @@ import { parseUserName } from "../protocol/mod.ts";
 import type { Connection, ReadSink } from "../platform.ts";
 import { hashPassword, needsRehash, verifyAgainstDummy, verifyPassword } from "./password.ts";
 import { ConnWriter } from "./conn-writer.ts";
+import type { Expirable } from "./deadlines.ts";
 import { OK, QUEUED, type Requester } from "./router.ts";
 import { TokenBucket } from "./rate-limit.ts";
 import type { ServerContext } from "./context.ts";
@@ -68,11 +69,12 @@ const INPUT_HIGH_WATER = 64 * 1024;
 /** Answered reply slots kept before the queue is compacted. */
 const COMPACT_AT = 4096;
 
-export class Session implements Requester, ReadSink {
+export class Session implements Requester, ReadSink, Expirable {
   #state: State = State.AwaitHandshake;
   readonly writer: ConnWriter;
   readonly #decoder: FrameDecoder;
-  #authTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The handshake/login time limit runs (until the UserAuth or ServerAuth arrives). */
+  #authPending = false;
   /** Set after a successful login. */
   address = "";
   /** The peer server's domain on an authenticated server link. */
@@ -160,14 +162,17 @@ export class Session implements Requester, ReadSink {
    */
   start(): void {
     this.writer.write(GREETING);
-    this.#authTimer = setTimeout(() => {
-      if (this.#state < State.Established) {
-        this.ctx.metrics.authTimeouts++;
-        this.ctx.log.info("handshake/auth time limit", { remote: this.remoteIp });
-        this.close();
-      }
-    }, this.ctx.options.authTimeoutMs);
+    this.#authPending = true;
+    this.ctx.authDeadlines.add(this);
     this.conn.read(this);
+  }
+
+  /** The handshake/login time limit is up (`Expirable`). */
+  deadlinePassed(): void {
+    if (!this.#authPending || this.#isClosed()) return;
+    this.ctx.metrics.authTimeouts++;
+    this.ctx.log.info("handshake/auth time limit", { remote: this.remoteIp });
+    this.close();
   }
 
   /** Input from the connection (`ReadSink`). */
@@ -456,10 +461,9 @@ export class Session implements Requester, ReadSink {
     });
   }
 
-  /** Stops the login time limit and lets go of its timer object (~120 B per connection). */
+  /** Stops the login time limit. */
   #clearAuthTimer(): void {
-    clearTimeout(this.#authTimer);
-    this.#authTimer = undefined;
+    this.#authPending = false;
   }
 
   close(): void {

@@ -28,6 +28,7 @@ import type {
 } from "../../platform.ts";
 import { AcceptQueue } from "../accept-queue.ts";
 import { ChunkQueue } from "../chunk-queue.ts";
+import { localAddr, remoteAddr } from "../shared-addr.ts";
 
 // Local declarations of just the Bun API used here: bun-types is not loaded
 // automatically (no @types/bun, no tsconfig) and Deno's checker never sees it.
@@ -134,8 +135,8 @@ class BunConnection implements Connection {
     socket.data = this;
     socket.setNoDelay(true);
     // Read the addresses now: Bun empties them once the socket is closed.
-    this.remoteAddr = { hostname: socket.remoteAddress, port: socket.remotePort };
-    this.localAddr = { hostname: socket.localAddress, port: socket.localPort };
+    this.remoteAddr = remoteAddr(socket.remoteAddress, socket.remotePort);
+    this.localAddr = localAddr(socket.localAddress, socket.localPort);
   }
 
   get closed(): Promise<void> {

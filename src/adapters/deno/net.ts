@@ -24,6 +24,7 @@ import type {
 } from "../../platform.ts";
 import { AcceptQueue } from "../accept-queue.ts";
 import { ChunkQueue } from "../chunk-queue.ts";
+import { localAddr, remoteAddr } from "../shared-addr.ts";
 
 /**
  * The reusable read buffer starts small and doubles, up to the maximum, each
@@ -54,10 +55,6 @@ class ConnectionClosedError extends Error {
   }
 }
 
-function netAddr(addr: Deno.NetAddr): NetAddr {
-  return { hostname: addr.hostname, port: addr.port };
-}
-
 class DenoConnection implements Connection {
   readonly remoteAddr: NetAddr;
   readonly localAddr: NetAddr;
@@ -78,8 +75,10 @@ class DenoConnection implements Connection {
 
   constructor(conn: DenoConn) {
     this.#conn = conn;
-    this.remoteAddr = netAddr(conn.remoteAddr);
-    this.localAddr = netAddr(conn.localAddr);
+    const remote = conn.remoteAddr;
+    const local = conn.localAddr;
+    this.remoteAddr = remoteAddr(remote.hostname, remote.port);
+    this.localAddr = localAddr(local.hostname, local.port);
   }
 
   get closed(): Promise<void> {
@@ -250,7 +249,8 @@ class DenoListener implements Listener {
       ? Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key })
       : Deno.listen({ hostname, port, transport: "tcp" });
     this.#tls = tls !== undefined;
-    this.addr = netAddr(this.#listener.addr);
+    const bound = this.#listener.addr;
+    this.addr = { hostname: bound.hostname, port: bound.port };
     this.#acceptLoop();
   }
 
