@@ -25,6 +25,7 @@ import {
 import { parseUserName } from "../protocol/mod.ts";
 import type { Connection, ReadSink } from "../platform.ts";
 import { hashPassword, needsRehash, verifyAgainstDummy, verifyPassword } from "./password.ts";
+import { batchNow } from "./clock.ts";
 import { ConnWriter } from "./conn-writer.ts";
 import type { Expirable } from "./deadlines.ts";
 import { OK, QUEUED, type Requester } from "./router.ts";
@@ -133,7 +134,7 @@ export class Session implements Requester, ReadSink, Expirable {
   }
 
   #newBucket(rate: number, burst: number): TokenBucket | null {
-    return rate > 0 ? new TokenBucket(rate, burst, performance.now()) : null;
+    return rate > 0 ? new TokenBucket(rate, burst, batchNow()) : null;
   }
 
   #isClosed(): boolean {
@@ -286,7 +287,7 @@ export class Session implements Requester, ReadSink, Expirable {
       ? decodeMessageView(this.#decoder.payload)
       : null;
     const p = view === null ? decodePayload(type, this.#decoder.payload) : null;
-    const started = performance.now();
+    const started = batchNow();
     if (this.#bucket !== null && type !== PayloadType.Success) {
       const verdict = this.#bucket.take(started);
       if (verdict !== "ok") return this.#rateLimited(verdict);
@@ -404,7 +405,7 @@ export class Session implements Requester, ReadSink, Expirable {
   #writeSettledReplies(): void {
     const codes = this.#codes;
     let head = this.#head;
-    const now = performance.now();
+    const now = batchNow();
     const tail = this.#tail;
     while (head < tail && codes[head] !== PENDING) {
       this.#reply(codes[head]);

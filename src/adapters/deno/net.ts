@@ -176,16 +176,21 @@ class DenoConnection implements Connection {
     sink.end();
   }
 
-  /** Writes `data`, then whatever queued meanwhile, one at a time. */
+  /**
+   * Writes `data`, then whatever queued meanwhile, one at a time (`write()` may take part
+   * of a buffer). One coroutine per burst of writes, not one per write.
+   */
   async #writeLoop(data: Uint8Array, done: SendCallback): Promise<void> {
     for (;;) {
-      let ok = true;
+      let offset = 0;
       try {
-        await this.#writeAll(data);
+        while (offset < data.byteLength && !this.#isClosed) {
+          offset += await this.#conn.write(offset === 0 ? data : data.subarray(offset));
+        }
       } catch {
-        ok = false;
+        this.close();
       }
-      if (ok) done.sent();
+      if (offset === data.byteLength) done.sent();
       else done.sendFailed();
       const next = this.#waiting.shift();
       if (next === undefined) break;
@@ -193,19 +198,6 @@ class DenoConnection implements Connection {
       done = next.done;
     }
     this.#writing = false;
-  }
-
-  async #writeAll(data: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < data.byteLength) {
-      if (this.#isClosed) throw new ConnectionClosedError();
-      try {
-        offset += await this.#conn.write(offset === 0 ? data : data.subarray(offset));
-      } catch {
-        this.close();
-        throw new ConnectionClosedError();
-      }
-    }
   }
 }
 
