@@ -1,6 +1,6 @@
 /**
  * The runtime's own cost of a held TCP connection: the smallest server this runtime allows
- * (Bun: `Bun.listen` with empty handlers; Deno: `Deno.listen` with one pending 512-byte read
+ * (Bun: `Bun.listen` with empty handlers; Deno: `Deno.listen` with one pending 128-byte read
  * per connection, as src/adapters/deno/net.ts keeps) holds N idle loopback connections from
  * a child process, and the server's RSS growth per connection is printed. It is the floor
  * under solec's "RSS per connection" in the e2e conns scenario.
@@ -45,7 +45,7 @@ function listen(): number {
     for await (const conn of listener) {
       held.push(conn);
       void (async () => {
-        const buf = new Uint8Array(512);
+        const buf = new Uint8Array(128);
         try {
           while ((await conn.read(buf)) !== null);
         } catch {
