@@ -21,6 +21,8 @@
  * `src/adapters/{bun,deno}/sqlite-flusher.ts`, each one line around `runFlusher`.
  */
 import { closeSync, fsyncSync, openSync } from "node:fs";
+import { setPriority } from "node:os";
+import process from "node:process";
 import type { OpenSqlite, SqliteStatement } from "../platform.ts";
 
 /** Indexes into the shared Int32Array. */
@@ -216,6 +218,21 @@ export function workerScope(): FlusherScope {
  * It blocks in `Atomics.wait` between steps and never returns to its own event loop until
  * told to stop; reports are plain `postMessage`s, which need no event loop to send.
  */
+/**
+ * Nice 10 for this thread (on Linux `setpriority(0)` applies to the calling thread only):
+ * on a busy core the event loop, which delivers messages, goes first; an fsync that waits
+ * a little delays only acknowledgements. Where the OS refuses or applies it to the whole
+ * process (not Linux), nothing changes: the priority is only set if it is one thread's.
+ */
+function lowerThreadPriority(): void {
+  if (process.platform !== "linux") return;
+  try {
+    setPriority(10);
+  } catch {
+    // Not allowed here: the thread runs at the process's priority, as before.
+  }
+}
+
 export function runFlusher(openSqlite: OpenSqlite, scope: FlusherScope): void {
   scope.onOpen((open) => {
     const control = new Int32Array(open.control);
@@ -233,6 +250,7 @@ export function runFlusher(openSqlite: OpenSqlite, scope: FlusherScope): void {
       scope.post({ type: "failed", error: `cannot open ${open.path}: ${message(e)}` });
       return;
     }
+    lowerThreadPriority();
     let walFd: number | null = null;
     let syncSeen = 0;
     let checkpointSeen = 0;

@@ -63,6 +63,8 @@ const MAX_INFLIGHT = 1024;
 const PENDING = -2;
 /** The reply queue of a session that has sent no Message yet (never written to). */
 const NO_REPLIES: number[] = [];
+/** `onEnd` of a session nobody waits for. */
+function ignoreEnd(): void {}
 /** The input queue of a session that is not waiting (never written to). */
 const NO_INPUT: Uint8Array[] = [];
 /** Input bytes queued while a request waits before the socket is paused. */
@@ -117,7 +119,7 @@ export class Session implements Requester, ReadSink, Expirable {
     private readonly conn: Connection,
     private readonly ctx: ServerContext,
     /** Runs once the session is over and its connection closed. */
-    private readonly onEnd: (session: Session) => void = () => {},
+    private readonly onEnd: (session: Session) => void = ignoreEnd,
   ) {
     this.#decoder = new FrameDecoder({ maxPayload: ctx.options.maxPayload });
     this.writer = new ConnWriter(conn, ctx.options.maxOutputBytes, this, ctx.metrics);
@@ -463,7 +465,7 @@ export class Session implements Requester, ReadSink, Expirable {
   }
 
   /** Stops the login time limit. */
-  #clearAuthTimer(): void {
+  #stopAuthDeadline(): void {
     this.#authPending = false;
   }
 
@@ -477,7 +479,7 @@ export class Session implements Requester, ReadSink, Expirable {
       this.ctx.federation.inboundLinks--;
     }
     this.#state = State.Closed;
-    this.#clearAuthTimer();
+    this.#stopAuthDeadline();
     if (wasEstablished || this.loggingIn) this.ctx.registry.remove(this);
     // Let what is already queued (e.g. a final Error) leave before closing.
     void this.writer.flushed().then(() => {
@@ -563,7 +565,7 @@ export class Session implements Requester, ReadSink, Expirable {
       return this.#fail(ErrorCode.ServerAuthFailed, "server authentication failed");
     }
     if (this.#isClosed()) return;
-    this.#clearAuthTimer();
+    this.#stopAuthDeadline();
     this.peer = accepted.peer;
     this.#state = State.PeerEstablished;
     this.#bucket = this.#newBucket(this.ctx.options.peerRateLimit, this.ctx.options.peerRateBurst);
@@ -612,7 +614,7 @@ export class Session implements Requester, ReadSink, Expirable {
     // not the client's: it must not run into the handshake/auth time limit
     // (whose default equals the throttle's cap), or nobody, the owner
     // included, could log in to an account at the cap.
-    this.#clearAuthTimer();
+    this.#stopAuthDeadline();
     const addr = parseUserName(username, ctx.options.domain);
     // Counted per account, whichever form of the name was typed.
     const account = addr?.full ?? username;
@@ -647,7 +649,7 @@ export class Session implements Requester, ReadSink, Expirable {
     }
     ctx.throttle.recordSuccess(ip, account);
     if (this.#isClosed()) return;
-    this.#clearAuthTimer();
+    this.#stopAuthDeadline();
     this.address = addr.full;
     this.#state = State.Established;
     this.#bucket = this.#newBucket(ctx.options.rateLimit, ctx.options.rateBurst);

@@ -5,7 +5,8 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import process from "node:process";
 import { SqliteKv } from "../../src/kv/sqlite.ts";
 import type {
   FlusherOpen,
@@ -81,6 +82,23 @@ function scripted(): { thread: ScriptedThread; start: StartSqliteFlusher } {
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
 describe("SqliteKv flusher thread", () => {
+  it("runs its thread at nice 10 on Linux, so the event loop goes first on a busy core", {
+    skip: process.platform !== "linux",
+  }, () =>
+    withStore({ startFlusher }, async (kv) => {
+      // Thread niceness from /proc: field 19 of stat, counted after the ")" of the name.
+      const niceOf = (tid: string) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+      };
+      const own = niceOf(String(process.pid));
+      // A commit goes through the thread's fsync: it has started and set its priority.
+      assert.ok((await kv.set(["k"], "v")).ok);
+      const nices = readdirSync("/proc/self/task").map(niceOf);
+      if (own < 10) assert.ok(nices.includes(10), `thread nices ${nices.join(",")}`);
+      assert.equal(niceOf(String(process.pid)), own, "the event loop's thread keeps its priority");
+    }));
+
   it("keeps the WAL short under a steady stream of commits, and loses nothing", () =>
     withStore(
       { startFlusher, walRestartFrames: 64, checkpointEveryMs: 2 },
