@@ -30,6 +30,13 @@ export interface TlsClientOptions {
 }
 
 /**
+ * How much received input may wait for its consumer before reading pauses (TCP
+ * back-pressure then holds the rest): iteration, the Bun adapter before `read()`,
+ * and a session waiting on a request all use it.
+ */
+export const READ_HIGH_WATER = 64 * 1024;
+
+/**
  * Receives a connection's input as it arrives (`Connection.read`): the
  * server's way of reading, which costs no promise per chunk and no
  * suspended coroutine per idle connection.

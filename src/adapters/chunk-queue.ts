@@ -1,14 +1,12 @@
-import type { Connection, ReadSink } from "../platform.ts";
+import { type Connection, READ_HIGH_WATER, type ReadSink } from "../platform.ts";
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
-/** Pause the connection once this much received data waits for the consumer. */
-const HIGH_WATER = 64 * 1024;
 
 type ReadResult = IteratorResult<Uint8Array, undefined>;
 
 /**
  * Iteration over a connection, built on its push-mode `read()`: chunks wait
- * here until pulled, and the connection is paused while more than HIGH_WATER
+ * here until pulled, and the connection is paused while more than READ_HIGH_WATER
  * bytes wait. Both adapters share it (runtime-neutral, like AcceptQueue).
  * One per connection: iterators made one after another share it, so leaving
  * a `for await` loop early loses nothing.
@@ -39,7 +37,7 @@ export class ChunkQueue implements ReadSink {
     if (reader) return reader({ done: false, value: chunk });
     this.#chunks.push(chunk);
     this.#bytes += chunk.byteLength;
-    if (!this.#paused && this.#bytes >= HIGH_WATER) {
+    if (!this.#paused && this.#bytes >= READ_HIGH_WATER) {
       this.#paused = true;
       this.#conn.pause();
     }
@@ -61,7 +59,7 @@ export class ChunkQueue implements ReadSink {
     const chunk = this.#chunks.shift();
     if (chunk !== undefined) {
       this.#bytes -= chunk.byteLength;
-      if (this.#paused && this.#bytes < HIGH_WATER) {
+      if (this.#paused && this.#bytes < READ_HIGH_WATER) {
         this.#paused = false;
         this.#conn.resume();
       }

@@ -23,7 +23,7 @@ import {
   VERSION_MINOR,
 } from "../protocol/mod.ts";
 import { parseUserName } from "../protocol/mod.ts";
-import type { Connection, ReadSink } from "../platform.ts";
+import { type Connection, READ_HIGH_WATER, type ReadSink } from "../platform.ts";
 import { hashPassword, needsRehash, verifyAgainstDummy, verifyPassword } from "./password.ts";
 import { batchNow } from "./clock.ts";
 import { ConnWriter } from "./conn-writer.ts";
@@ -67,8 +67,6 @@ const NO_REPLIES: number[] = [];
 function ignoreEnd(): void {}
 /** The input queue of a session that is not waiting (never written to). */
 const NO_INPUT: Uint8Array[] = [];
-/** Input bytes queued while a request waits before the socket is paused. */
-const INPUT_HIGH_WATER = 64 * 1024;
 /** Answered reply slots kept before the queue is compacted. */
 const COMPACT_AT = 4096;
 
@@ -187,7 +185,7 @@ export class Session implements Requester, ReadSink, Expirable {
       if (this.#input === NO_INPUT) this.#input = [];
       this.#input.push(chunk);
       this.#inputBytes += chunk.length;
-      if (this.#inputBytes >= INPUT_HIGH_WATER) this.conn.pause();
+      if (this.#inputBytes >= READ_HIGH_WATER) this.conn.pause();
       return;
     }
     this.#decoder.push(chunk);
@@ -299,12 +297,17 @@ export class Session implements Requester, ReadSink, Expirable {
     // pipelined; anything else waits until every earlier reply is out, so
     // replies stay in request order.
     if (
-      this.writer.buffered > this.ctx.options.maxOutputBytes / 2 ||
+      this.#outputBacklogged() ||
       (this.#inflight > 0 && type !== PayloadType.Message)
     ) {
       return this.#frameAfterOutput(type, view, p, started);
     }
     return this.#dispatch(type, view, p, started);
+  }
+
+  /** More than half the output bound is unsent: read no further request until it drains. */
+  #outputBacklogged(): boolean {
+    return this.writer.buffered > this.ctx.options.maxOutputBytes / 2;
   }
 
   async #rateLimited(verdict: "refuse" | "abuse"): Promise<void> {
@@ -324,7 +327,7 @@ export class Session implements Requester, ReadSink, Expirable {
     p: Payload | null,
     started: number,
   ): Promise<void> {
-    if (this.writer.buffered > this.ctx.options.maxOutputBytes / 2) {
+    if (this.#outputBacklogged()) {
       await this.writer.flushed();
       if (this.#isClosed()) return;
     }

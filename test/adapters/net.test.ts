@@ -223,6 +223,38 @@ describe(`net adapter (${platform.runtime})`, () => {
     }
   });
 
+  it("sendWith reports each write once, in order; after close it reports failure", async () => {
+    const { client, server, close } = await connectedPair();
+    try {
+      const events: string[] = [];
+      const parts = [text("one "), text("two "), text("three")];
+      const reported = new Promise<void>((resolve) => {
+        parts.forEach((part, i) =>
+          server.sendWith(part, {
+            sent: () => {
+              events.push(`sent ${i}`);
+              if (events.length === parts.length) resolve();
+            },
+            sendFailed: () => events.push(`failed ${i}`),
+          })
+        );
+      });
+      await within(reported, 5_000, "every write reported");
+      assert.deepEqual(events, ["sent 0", "sent 1", "sent 2"]);
+      assert.deepEqual(await readBytes(client, 13), text("one two three"));
+      server.close();
+      let failed = 0;
+      server.sendWith(text("late"), {
+        sent: () => assert.fail("sent after close"),
+        sendFailed: () => failed++,
+      });
+      await sleep(10);
+      assert.equal(failed, 1);
+    } finally {
+      await close();
+    }
+  });
+
   it("send after close rejects; a send stalled by back-pressure rejects on close", async () => {
     const { client, server, close } = await connectedPair();
     try {

@@ -47,6 +47,19 @@ describe("stream splitting", () => {
     assert.equal(d.payload.buffer, stream.buffer);
   });
 
+  it("lets go of a drained chunk: the last payload is empty once next() says -1", () => {
+    const d = new FrameDecoder();
+    const chunk = concat(VECTORS.slice(0, 2).map((v) => hex(v.hex)));
+    d.push(chunk);
+    assert.notEqual(d.next(), -1);
+    assert.notEqual(d.next(), -1);
+    assert.ok(d.payload.buffer === chunk.buffer, "a payload is a view into the chunk");
+    assert.equal(d.next(), -1);
+    assert.equal(d.payload.length, 0);
+    assert.ok(d.payload.buffer !== chunk.buffer, "the chunk is no longer referenced");
+    assert.equal(d.buffered, 0);
+  });
+
   it("handles a maximum-size frame fed one byte at a time", () => {
     const frame = new Uint8Array(3 + 65535);
     frame[0] = 0xff;

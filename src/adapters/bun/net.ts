@@ -16,18 +16,19 @@
  *   options always carry `rejectUnauthorized: true` and connections are only
  *   handed out from the `handshake` handler.
  */
-import type {
-  Connection,
-  ConnectOptions,
-  Listener,
-  ListenOptions,
-  NetAdapter,
-  NetAddr,
-  ReadSink,
-  SendCallback,
+import {
+  type Connection,
+  type ConnectOptions,
+  type Listener,
+  type ListenOptions,
+  type NetAdapter,
+  type NetAddr,
+  READ_HIGH_WATER,
+  type ReadSink,
+  type SendCallback,
 } from "../../platform.ts";
 import { AcceptQueue } from "../accept-queue.ts";
-import { ChunkQueue } from "../chunk-queue.ts";
+import { NO_WRITES, type PendingWrite, PushConnection } from "../connection-base.ts";
 import { localAddr, remoteAddr } from "../shared-addr.ts";
 
 // Local declarations of just the Bun API used here: bun-types is not loaded
@@ -82,35 +83,14 @@ declare const Bun: {
   connect(options: BunSocketOptions): Promise<BunSocket>;
 };
 
-/** Pause the socket once this much data waits for `read()` to be called. */
-const EARLY_HIGH_WATER = 64 * 1024;
 /** A TLS peer that has not finished its handshake by then is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
-
-class ConnectionClosedError extends Error {
-  override name = "ConnectionClosedError";
-  constructor() {
-    super("connection closed");
-  }
-}
-
-interface PendingWrite {
-  readonly data: Uint8Array;
-  readonly done: SendCallback;
-}
-
-/** The write queue of a connection with nothing to write: shared, never written to. */
-const NO_WRITES: PendingWrite[] = [];
 
 /** Where a connection's input goes before `read()` is called. */
 const NO_SINK: ReadSink = { data() {}, end() {} };
 
-class BunConnection implements Connection {
-  readonly remoteAddr: NetAddr;
-  readonly localAddr: NetAddr;
+class BunConnection extends PushConnection {
   readonly #socket: BunSocket;
-  /** Made when someone asks for `closed` (the server never does: one promise less per connection). */
-  #closedWaiter: PromiseWithResolvers<void> | null = null;
   /** The socket is gone (Bun's `close` handler ran). */
   #socketClosed = false;
   /** `sink.end()` is due (or done): no more data is handed out. */
@@ -119,10 +99,8 @@ class BunConnection implements Connection {
   /** Chunks that arrived before `read()`; null once reading (or when none came). */
   #early: Uint8Array[] | null = null;
   #earlyBytes = 0;
-  /** Paused by `pause()`, or because nobody reads and EARLY_HIGH_WATER bytes wait. */
+  /** Paused by `pause()`, or because nobody reads and READ_HIGH_WATER bytes wait. */
   #paused = false;
-  /** Made on the first iteration (see `ChunkQueue`). */
-  #queue: ChunkQueue | null = null;
   /** The write in progress (the server's writer never has more than this one)… */
   #writing: Uint8Array | null = null;
   #writeOffset = 0;
@@ -131,21 +109,14 @@ class BunConnection implements Connection {
   #waiting: PendingWrite[] = NO_WRITES;
 
   constructor(socket: BunSocket) {
+    // Read the addresses now: Bun empties them once the socket is closed.
+    super(
+      remoteAddr(socket.remoteAddress, socket.remotePort),
+      localAddr(socket.localAddress, socket.localPort),
+    );
     this.#socket = socket;
     socket.data = this;
     socket.setNoDelay(true);
-    // Read the addresses now: Bun empties them once the socket is closed.
-    this.remoteAddr = remoteAddr(socket.remoteAddress, socket.remotePort);
-    this.localAddr = localAddr(socket.localAddress, socket.localPort);
-  }
-
-  get closed(): Promise<void> {
-    if (this.#socketClosed) return Promise.resolve();
-    return (this.#closedWaiter ??= Promise.withResolvers<void>()).promise;
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array, undefined> {
-    return (this.#queue ??= new ChunkQueue(this)).iterator();
   }
 
   read(sink: ReadSink): void {
@@ -155,7 +126,7 @@ class BunConnection implements Connection {
     this.#early = null;
     if (early !== null) {
       // Paused because nobody read: reading starts again unless the sink paused.
-      const pausedEarly = this.#earlyBytes >= EARLY_HIGH_WATER;
+      const pausedEarly = this.#earlyBytes >= READ_HIGH_WATER;
       this.#earlyBytes = 0;
       if (pausedEarly) this.#paused = false;
       for (const chunk of early) sink.data(chunk);
@@ -177,12 +148,6 @@ class BunConnection implements Connection {
     if (!this.#socketClosed) this.#socket.resume();
   }
 
-  send(data: Uint8Array): Promise<void> {
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.sendWith(data, { sent: resolve, sendFailed: () => reject(new ConnectionClosedError()) });
-    return promise;
-  }
-
   sendWith(data: Uint8Array, done: SendCallback): void {
     if (this.#ended || this.#socketClosed) return done.sendFailed();
     if (this.#writing !== null) {
@@ -197,7 +162,7 @@ class BunConnection implements Connection {
   }
 
   close(): void {
-    this.#queue?.discard();
+    this.dropUnread();
     this.#endReading();
     this.#failWrites();
     if (!this.#socketClosed) this.#socket.end();
@@ -209,7 +174,7 @@ class BunConnection implements Connection {
     if (this.#sink !== NO_SINK) return this.#sink.data(chunk);
     (this.#early ??= []).push(chunk);
     this.#earlyBytes += chunk.byteLength;
-    if (this.#earlyBytes >= EARLY_HIGH_WATER) this.pause();
+    if (this.#earlyBytes >= READ_HIGH_WATER) this.pause();
   }
 
   /** Bun `drain` handler: the kernel takes data again. */
@@ -223,7 +188,7 @@ class BunConnection implements Connection {
     this.#socketClosed = true;
     this.#endReading();
     this.#failWrites();
-    this.#closedWaiter?.resolve();
+    this.markClosed();
   }
 
   /**

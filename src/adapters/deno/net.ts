@@ -23,7 +23,7 @@ import type {
   SendCallback,
 } from "../../platform.ts";
 import { AcceptQueue } from "../accept-queue.ts";
-import { ChunkQueue } from "../chunk-queue.ts";
+import { NO_WRITES, type PendingWrite, PushConnection } from "../connection-base.ts";
 import { localAddr, remoteAddr } from "../shared-addr.ts";
 
 /**
@@ -39,55 +39,25 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Longest pause between retries after an unexpected accept() error (e.g. EMFILE). */
 const MAX_ACCEPT_BACKOFF_MS = 1_000;
 
-interface PendingWrite {
-  readonly data: Uint8Array;
-  readonly done: SendCallback;
-}
-
-/** The write queue of a connection with nothing waiting: shared, never written to. */
-const NO_WRITES: PendingWrite[] = [];
 type DenoConn = Deno.TcpConn | Deno.TlsConn;
 
-class ConnectionClosedError extends Error {
-  override name = "ConnectionClosedError";
-  constructor() {
-    super("connection closed");
-  }
-}
-
-class DenoConnection implements Connection {
-  readonly remoteAddr: NetAddr;
-  readonly localAddr: NetAddr;
+class DenoConnection extends PushConnection {
   readonly #conn: DenoConn;
-  /** Made when someone asks for `closed` (the server never does: one promise less per connection). */
-  #closedWaiter: PromiseWithResolvers<void> | null = null;
   #isClosed = false;
   #buffer = new Uint8Array(READ_BUFFER_MIN);
   #reading = false;
   #paused = false;
   /** Wakes the read loop waiting in `#paused`. */
   #resumed: (() => void) | null = null;
-  /** Made on the first iteration (see `ChunkQueue`). */
-  #queue: ChunkQueue | null = null;
   /** A write is in progress (`#writeLoop`); later ones wait in `#waiting`, in call order. */
   #writing = false;
   #waiting: PendingWrite[] = NO_WRITES;
 
   constructor(conn: DenoConn) {
-    this.#conn = conn;
     const remote = conn.remoteAddr;
     const local = conn.localAddr;
-    this.remoteAddr = remoteAddr(remote.hostname, remote.port);
-    this.localAddr = localAddr(local.hostname, local.port);
-  }
-
-  get closed(): Promise<void> {
-    if (this.#isClosed) return Promise.resolve();
-    return (this.#closedWaiter ??= Promise.withResolvers<void>()).promise;
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array, undefined> {
-    return (this.#queue ??= new ChunkQueue(this)).iterator();
+    super(remoteAddr(remote.hostname, remote.port), localAddr(local.hostname, local.port));
+    this.#conn = conn;
   }
 
   read(sink: ReadSink): void {
@@ -105,12 +75,6 @@ class DenoConnection implements Connection {
     this.#wake();
   }
 
-  send(data: Uint8Array): Promise<void> {
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.sendWith(data, { sent: resolve, sendFailed: () => reject(new ConnectionClosedError()) });
-    return promise;
-  }
-
   sendWith(data: Uint8Array, done: SendCallback): void {
     if (this.#isClosed) return done.sendFailed();
     if (this.#writing) {
@@ -125,7 +89,7 @@ class DenoConnection implements Connection {
   close(): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
-    this.#queue?.discard();
+    this.dropUnread();
     this.#wake();
     // Pending read()/write() ops reject, which ends them below.
     try {
@@ -133,7 +97,7 @@ class DenoConnection implements Connection {
     } catch {
       // Already closed by Deno (e.g. after a failed TLS handshake).
     }
-    this.#closedWaiter?.resolve();
+    this.markClosed();
   }
 
   #wake(): void {
@@ -142,13 +106,19 @@ class DenoConnection implements Connection {
     resumed?.();
   }
 
+  /** Resolves once not paused (or closed). */
+  async #unpaused(): Promise<void> {
+    while (this.#paused && !this.#isClosed) {
+      await new Promise<void>((resolve) => (this.#resumed = resolve));
+    }
+  }
+
   /** Reads until the end, handing chunks to `sink` (a chunk read while paused waits). */
   async #pump(sink: ReadSink): Promise<void> {
     while (!this.#isClosed) {
-      if (this.#paused) {
-        await new Promise<void>((resolve) => (this.#resumed = resolve));
-        continue;
-      }
+      // Not reading while paused is what makes TCP push back.
+      if (this.#paused) await this.#unpaused();
+      if (this.#isClosed) break;
       let n: number | null;
       try {
         n = await this.#conn.read(this.#buffer);
@@ -167,9 +137,7 @@ class DenoConnection implements Connection {
       if (n === this.#buffer.length && n < READ_BUFFER_MAX) {
         this.#buffer = new Uint8Array(n * 2);
       }
-      while (this.#paused && !this.#isClosed) {
-        await new Promise<void>((resolve) => (this.#resumed = resolve));
-      }
+      if (this.#paused) await this.#unpaused();
       if (this.#isClosed) break;
       sink.data(chunk);
     }
