@@ -363,6 +363,64 @@ describe(`net adapter (${platform.runtime})`, () => {
       }
     });
 
+    it("pause() and resume() from inside data() keep order and never nest data()", async () => {
+      const { client, server, close } = await connectedPair();
+      try {
+        const sink = recorder();
+        let depth = 0;
+        let nested = false;
+        let calls = 0;
+        server.read({
+          data(chunk) {
+            if (depth > 0) nested = true;
+            depth++;
+            sink.data(chunk);
+            calls++;
+            // Every other chunk: pause, then resume before returning (a session
+            // whose parked request finished at once); else pause and resume later.
+            server.pause();
+            if (calls % 2 === 0) server.resume();
+            else setTimeout(() => server.resume(), 1);
+            depth--;
+          },
+          end: () => sink.end(),
+        });
+        const parts: Uint8Array[] = [];
+        for (let i = 0; i < 40; i++) {
+          parts.push(pattern(5000 + i, i));
+          await client.send(parts[i]!);
+          if (i % 8 === 0) await sleep(2);
+        }
+        client.close();
+        await within(sink.ended, 10_000, "end after the peer closed");
+        assert.equal(nested, false, "data() was not called from inside data()");
+        assert.deepEqual(concat(sink.chunks), concat(parts));
+        assert.equal(sink.events.filter((e) => e === "end").length, 1);
+      } finally {
+        await close();
+      }
+    });
+
+    it("close() while paused, with data arrived, ends the sink once", async () => {
+      const { client, server, close } = await connectedPair();
+      try {
+        const sink = recorder();
+        server.read(sink);
+        await client.send(pattern(100, 1));
+        for (let i = 0; i < 100 && sink.bytes === 0; i++) await sleep(10);
+        server.pause();
+        await client.send(pattern(100, 2)); // may be read and held, or left in the socket
+        await sleep(50);
+        server.close();
+        assert.equal(sink.events.includes("end"), false, "end() did not run inside close()");
+        await within(sink.ended, 5_000, "end after our own close");
+        await sleep(20);
+        assert.deepEqual(sink.events, ["data", "end"]);
+      } finally {
+        await close();
+      }
+    });
+
     it("close() ends reading, telling the sink later, not from inside close()", async () => {
       const { server, close } = await connectedPair();
       try {

@@ -1,9 +1,9 @@
 /**
  * `NetAdapter` on Deno's pull-based sockets (`Deno.listen[Tls]` / `Deno.connect[Tls]`).
  *
- * Reading is one loop per connection (`#pump`) that reads while not paused and
- * hands each chunk to the sink; while paused it does not read, so the socket
- * applies TCP back-pressure. Facts about Deno 2.9 relied on:
+ * Reading is one `read()` op at a time per connection, chained by callbacks, each
+ * chunk handed to the sink; while paused it does not read, so the socket applies
+ * TCP back-pressure. Facts about Deno 2.9 relied on:
  * - `read()` rejects (BadResource, Interrupted, ConnectionReset, InvalidData for a
  *   TLS failure, ...) when the socket is closed under it or broken; all of these
  *   end the iteration: the contract has no error channel for reads.
@@ -45,10 +45,15 @@ class DenoConnection extends PushConnection {
   readonly #conn: DenoConn;
   #isClosed = false;
   #buffer = new Uint8Array(READ_BUFFER_MIN);
-  #reading = false;
+  #sink: ReadSink | null = null;
+  #ended = false;
   #paused = false;
-  /** Wakes the read loop waiting in `#paused`. */
-  #resumed: (() => void) | null = null;
+  /** A `read()` op is in flight (at most one). */
+  #readPending = false;
+  /** Inside `sink.data()`: a `resume()` from there must not deliver re-entrantly. */
+  #delivering = false;
+  /** A chunk read just before a pause; delivered on `resume()`. */
+  #held: Uint8Array | null = null;
   /** A write is in progress (`#writeLoop`); later ones wait in `#waiting`, in call order. */
   #writing = false;
   #waiting: PendingWrite[] = NO_WRITES;
@@ -61,9 +66,10 @@ class DenoConnection extends PushConnection {
   }
 
   read(sink: ReadSink): void {
-    if (this.#reading) throw new Error("connection is already being read");
-    this.#reading = true;
-    void this.#pump(sink);
+    if (this.#sink !== null) throw new Error("connection is already being read");
+    this.#sink = sink;
+    if (this.#isClosed) this.#end();
+    else this.#readNext();
   }
 
   pause(): void {
@@ -72,7 +78,7 @@ class DenoConnection extends PushConnection {
 
   resume(): void {
     this.#paused = false;
-    this.#wake();
+    if (!this.#delivering) this.#continue();
   }
 
   sendWith(data: Uint8Array, done: SendCallback): void {
@@ -89,9 +95,11 @@ class DenoConnection extends PushConnection {
   close(): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
+    this.#held = null;
     this.dropUnread();
-    this.#wake();
-    // Pending read()/write() ops reject, which ends them below.
+    // A pending read() op rejects, which ends the sink (#onRead); without one, end it
+    // here, but not from inside close() (the contract).
+    if (this.#sink !== null && !this.#readPending) queueMicrotask(() => this.#end());
     try {
       this.#conn.close();
     } catch {
@@ -100,48 +108,60 @@ class DenoConnection extends PushConnection {
     this.markClosed();
   }
 
-  #wake(): void {
-    const resumed = this.#resumed;
-    this.#resumed = null;
-    resumed?.();
+  /**
+   * Reads with a callback rather than an async loop: an idle connection (thousands
+   * of them wait in read) then holds no suspended coroutine, only this op's promise.
+   */
+  #readNext(): void {
+    // Not reading while paused is what makes TCP push back.
+    if (this.#isClosed || this.#paused || this.#readPending) return;
+    this.#readPending = true;
+    this.#conn.read(this.#buffer).then(this.#onRead, this.#onReadFailed);
   }
 
-  /** Resolves once not paused (or closed). */
-  async #unpaused(): Promise<void> {
-    while (this.#paused && !this.#isClosed) {
-      await new Promise<void>((resolve) => (this.#resumed = resolve));
+  readonly #onRead = (n: number | null): void => {
+    this.#readPending = false;
+    if (this.#isClosed) return this.#end(); // closed while the read was pending
+    // No half-open connections: the peer's EOF closes both directions.
+    if (n === null) {
+      this.close();
+      return this.#end();
     }
+    // n === 0 is not EOF (Deno's docs): read again.
+    if (n === 0) return this.#readNext();
+    const chunk = this.#buffer.slice(0, n);
+    if (n === this.#buffer.length && n < READ_BUFFER_MAX) {
+      this.#buffer = new Uint8Array(n * 2);
+    }
+    if (this.#paused) this.#held = chunk;
+    else this.#deliver(chunk);
+  };
+
+  /** Closed, reset or broken: all end the stream (the contract has no read errors). */
+  readonly #onReadFailed = (): void => this.#onRead(null);
+
+  #deliver(chunk: Uint8Array): void {
+    this.#delivering = true;
+    try {
+      this.#sink!.data(chunk);
+    } finally {
+      this.#delivering = false;
+    }
+    if (!this.#paused) this.#continue();
   }
 
-  /** Reads until the end, handing chunks to `sink` (a chunk read while paused waits). */
-  async #pump(sink: ReadSink): Promise<void> {
-    while (!this.#isClosed) {
-      // Not reading while paused is what makes TCP push back.
-      if (this.#paused) await this.#unpaused();
-      if (this.#isClosed) break;
-      let n: number | null;
-      try {
-        n = await this.#conn.read(this.#buffer);
-      } catch {
-        n = null; // closed, reset or broken: all end the stream
-      }
-      if (this.#isClosed) break; // closed while the read was pending
-      // No half-open connections: the peer's EOF closes both directions.
-      if (n === null) {
-        this.close();
-        break;
-      }
-      // n === 0 is not EOF (Deno's docs): read again.
-      if (n === 0) continue;
-      const chunk = this.#buffer.slice(0, n);
-      if (n === this.#buffer.length && n < READ_BUFFER_MAX) {
-        this.#buffer = new Uint8Array(n * 2);
-      }
-      if (this.#paused) await this.#unpaused();
-      if (this.#isClosed) break;
-      sink.data(chunk);
-    }
-    sink.end();
+  /** Not paused: the held chunk, if any, then the next read. */
+  #continue(): void {
+    const held = this.#held;
+    if (held === null) return this.#readNext();
+    this.#held = null;
+    if (!this.#isClosed) this.#deliver(held);
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#sink?.end();
   }
 
   /**
