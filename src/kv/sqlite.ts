@@ -14,7 +14,8 @@
  *     v  = value-codec bytes
  *     vs = commit number; the versionstamp is its 20-digit hex form
  *   kv_meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID
- *     'version' = last commit number, 'schema' = schema version
+ *     'version' = the highest commit number handed out or reserved (see `#nextVersion`),
+ *     'schema' = schema version
  */
 import type { OpenSqlite, SqliteDatabase, SqliteStatement } from "../platform.ts";
 import { closeSync, fsync, fsyncSync, openSync } from "node:fs";
@@ -80,6 +81,8 @@ interface DeferredCommit {
 }
 
 const SCHEMA_VERSION = 1;
+/** Commit numbers a connection reserves at a time (see `#nextVersion`). */
+const VERSION_BLOCK = 1024;
 const SYNCHRONOUS: Record<SqliteSynchronous, string> = {
   full: "NORMAL", // plus an fsync of the WAL per commit, off the event loop (see above)
   normal: "NORMAL",
@@ -92,7 +95,8 @@ interface Statements {
   delete: SqliteStatement;
   scanAsc: SqliteStatement;
   scanDesc: SqliteStatement;
-  nextVersion: SqliteStatement;
+  reserveVersions: SqliteStatement;
+  dataVersion: SqliteStatement;
   begin: SqliteStatement;
   beginImmediate: SqliteStatement;
   commit: SqliteStatement;
@@ -141,6 +145,11 @@ class SqliteEngine implements KvEngine {
   #holdStartedAt = 0;
   readonly #maxHoldMs: number;
   #holdTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The next commit number of this connection's reserved block, and the block's last. */
+  #versionNext = 1;
+  #versionLast = 0;
+  /** `PRAGMA data_version` when the block was reserved: it changes when another connection commits. */
+  #dataVersion = -1;
 
   constructor(options: SqliteKvOptions) {
     const synchronous = options.synchronous ?? "full";
@@ -200,9 +209,10 @@ class SqliteEngine implements KvEngine {
         scanDesc: db.prepare(
           "SELECT k, v, vs FROM kv WHERE k >= ? AND k < ? ORDER BY k DESC LIMIT ?",
         ),
-        nextVersion: db.prepare(
-          "UPDATE kv_meta SET value = value + 1 WHERE name = 'version' RETURNING value",
+        reserveVersions: db.prepare(
+          "UPDATE kv_meta SET value = value + ? WHERE name = 'version' RETURNING value",
         ),
+        dataVersion: db.prepare("PRAGMA data_version"),
         begin: db.prepare("BEGIN"),
         beginImmediate: db.prepare("BEGIN IMMEDIATE"),
         commit: db.prepare("COMMIT"),
@@ -237,7 +247,7 @@ class SqliteEngine implements KvEngine {
    * Under steady load the checkpoints never quite catch up with the writer, and SQLite only
    * starts the WAL over when a commit begins with every frame copied. So: one checkpoint
    * right away to catch up, then new commits wait for one more that copies the few frames
-   * written meanwhile (about a millisecond, every walRestartFrames pages).
+   * written meanwhile and fsyncs the database (milliseconds, every walRestartFrames pages).
    */
   #checkpointed(report: CheckpointReport): void {
     const flusher = this.#flusher;
@@ -410,10 +420,7 @@ class SqliteEngine implements KvEngine {
         const current = row ? formatVersionstamp(Number(row.vs)) : null;
         if (current !== check.versionstamp) return null;
       }
-      const version = Number(s.nextVersion.get()?.value);
-      if (!Number.isSafeInteger(version) || version <= 0) {
-        throw new Error("corrupt SQLite KV: the commit counter is missing");
-      }
+      const version = this.#nextVersion();
       for (const m of mutations) {
         if (m.type === "set") {
           s.upsert.run(m.key, m.value, version);
@@ -433,7 +440,32 @@ class SqliteEngine implements KvEngine {
     }
   }
 
+  /**
+   * The commit number for the transaction in progress. Numbers come from a block reserved in
+   * kv_meta, so that a commit does not also write that row: one page less per commit, which
+   * is half of what a one-message commit writes to the WAL. A commit by another connection
+   * (another process, or the CLI's handle) voids what is left of the block: that connection
+   * reserved past it, and commit numbers must keep increasing in commit order. Unused numbers
+   * are skipped, never handed out twice (the row always holds the end of the last block).
+   */
+  #nextVersion(): number {
+    const s = this.#stmt;
+    const seen = Number(s.dataVersion.get()?.data_version);
+    if (seen !== this.#dataVersion || this.#versionNext > this.#versionLast) {
+      const last = Number(s.reserveVersions.get(VERSION_BLOCK)?.value);
+      if (!Number.isSafeInteger(last) || last < VERSION_BLOCK) {
+        throw new Error("corrupt SQLite KV: the commit counter is missing");
+      }
+      this.#dataVersion = seen;
+      this.#versionNext = last - VERSION_BLOCK + 1;
+      this.#versionLast = last;
+    }
+    return this.#versionNext++;
+  }
+
   #rollback(): void {
+    // A block reserved in this transaction is rolled back with it.
+    this.#versionLast = 0;
     try {
       this.#stmt.rollback.run();
     } catch {
