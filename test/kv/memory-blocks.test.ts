@@ -95,4 +95,51 @@ describe("MemoryKv blocks", () => {
     const absent = ["history", "direct", "u1", "u10", 1_700_000_000_000 + 60, 5];
     assert.equal((await kv.get(absent)).versionstamp, null);
   });
+
+  it("values read earlier stay intact while the same keys are rewritten many times", async () => {
+    // Rewrites leave dead bytes behind; blocks compact them into new buffers. A value
+    // handed out before must not change, and the latest value must win.
+    const kv = new MemoryKv();
+    const first = new Uint8Array(300).fill(1);
+    await kv.set(["hot", 0], first);
+    await kv.set(["hot", 1], "neighbour");
+    const before = (await kv.get<Uint8Array>(["hot", 0])).value!;
+    for (let round = 0; round < 3000; round++) {
+      const atomic = kv.atomic();
+      atomic.set(["hot", 0], new Uint8Array(300).fill(round & 0xff));
+      if (round % 7 === 0) atomic.set(["hot", 2, round], round); // inserts between rewrites
+      assert.ok((await atomic.commit()).ok);
+    }
+    assert.deepEqual(before, first);
+    assert.deepEqual((await kv.get(["hot", 0])).value, new Uint8Array(300).fill(2999 & 0xff));
+    assert.equal((await kv.get(["hot", 1])).value, "neighbour");
+    let n = 0;
+    for await (const e of kv.list<number>({ prefix: ["hot", 2] })) {
+      assert.equal(e.value, e.key[2]);
+      n++;
+    }
+    assert.equal(n, Math.ceil(3000 / 7));
+  });
+
+  it("holds values larger than a block's first buffer, and lists them in order", async () => {
+    const kv = new MemoryKv();
+    const big = (seed: number, size: number) => {
+      const out = new Uint8Array(size);
+      for (let i = 0; i < size; i++) out[i] = (i * 31 + seed) & 0xff;
+      return out;
+    };
+    for (let i = 0; i < 40; i++) await kv.set(["big", 39 - i], big(i, 1000 + i * 5000));
+    await kv.set(["big", 5], big(99, 250_000)); // a replacement bigger than everything
+    const listed: number[] = [];
+    for await (const e of kv.list<Uint8Array>({ prefix: ["big"] })) {
+      const k = e.key[1] as number;
+      listed.push(k);
+      const seed = k === 5 ? 99 : 39 - k;
+      const size = k === 5 ? 250_000 : 1000 + (39 - k) * 5000;
+      assert.deepEqual(e.value, big(seed, size));
+    }
+    assert.deepEqual(listed, Array.from({ length: 40 }, (_, i) => i));
+    await kv.delete(["big", 5]);
+    assert.equal((await kv.get(["big", 5])).value, null);
+  });
 });
