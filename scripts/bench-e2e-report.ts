@@ -146,7 +146,7 @@ const verdict = (
   ok: boolean | undefined,
 ) => (ok === undefined ? "no data" : ok ? "met" : "NOT met");
 
-out.push("", "## The issue's targets (baseline)", "");
+out.push("", "## The issue's targets", "");
 out.push("| check | server | measured | ratio | target | verdict |");
 out.push("|---|---|---|---|---|---|");
 const row = (check: string, l: string, measured: string, r: string, target: string, ok?: boolean) =>
