@@ -31,8 +31,8 @@ const MIN_BYTES = 4096;
 /**
  * Up to MAX_ENTRIES entries in key order. Their key and value bytes are appended to `bytes`
  * and never overwritten there: a replaced or removed entry's bytes stay until the block is
- * compacted into a new buffer (`epoch` counts those), so the views that `get` and `scan`
- * hand out stay intact whatever is written later.
+ * compacted into a new buffer, so the views that `get` and `scan` hand out stay intact
+ * whatever is written later.
  */
 class Block {
   bytes: Uint8Array;
@@ -40,7 +40,6 @@ class Block {
   used = 0;
   dead = 0;
   count = 0;
-  epoch = 0;
   /** Per entry, in key order: where its key starts, the key's and the value's length, its commit. */
   readonly offset = new Uint32Array(MAX_ENTRIES);
   readonly keyLength = new Uint32Array(MAX_ENTRIES);
@@ -173,7 +172,6 @@ class Block {
       this.bytes = bytes;
       this.used = at;
       this.dead = 0;
-      this.epoch++;
     } else {
       const bytes = new Uint8Array(Math.max(2 * old.length, this.used + size));
       bytes.set(old.subarray(0, this.used));
@@ -230,15 +228,11 @@ class MemoryEngine implements KvEngine {
   #b = 0;
   #i = 0;
   /**
-   * Insert hints (see `#afterHint`): the entry last put under each hint, as its block and
-   * that block's index, epoch, the entry's index and its offset (unique within one epoch
-   * of a block).
+   * Insert hints (see `#afterHint`): where the entry last put under each hint went, as
+   * block index (-1: none) and entry index.
    */
-  readonly #hintBlock: (Block | undefined)[] = new Array(HINTS).fill(undefined);
-  readonly #hintBlockIndex = new Int32Array(HINTS);
-  readonly #hintEpoch = new Float64Array(HINTS);
+  readonly #hintBlock = new Int32Array(HINTS).fill(-1);
   readonly #hintIndex = new Int32Array(HINTS);
-  readonly #hintOffset = new Float64Array(HINTS);
 
   /**
    * Sets `#b` / `#i` to the first position whose key is >= `key` (`#b` = the last block
@@ -407,7 +401,7 @@ class MemoryEngine implements KvEngine {
     }
     let b = this.#b;
     let i = this.#i;
-    let block = this.#blocks[b];
+    const block = this.#blocks[b];
     block.insert(i, key, value, version);
     if (block.count > 2 * BLOCK) {
       // Appending (chat history grows at the end of each conversation): the new entry
@@ -419,14 +413,10 @@ class MemoryEngine implements KvEngine {
       if (i >= at) {
         b++;
         i -= at;
-        block = right;
       }
     }
-    this.#hintBlock[h] = block;
-    this.#hintBlockIndex[h] = b;
-    this.#hintEpoch[h] = block.epoch;
+    this.#hintBlock[h] = b;
     this.#hintIndex[h] = i;
-    this.#hintOffset[h] = block.offset[i];
   }
 
   /**
@@ -434,23 +424,16 @@ class MemoryEngine implements KvEngine {
    * last inserted under the same hint (see `hintIndex`); else bisect. Chat history
    * appends to the end of each conversation, which is the middle of the key space: this
    * turns most of those inserts into two short comparisons instead of a bisection
-   * through cold memory. The hint is only trusted if that entry is still where it was
-   * put and `key` sorts between it and its successor; a key equal to the successor is
-   * left to the bisection.
+   * through cold memory. Whatever was written since (other entries may now be at that
+   * position, or the block split), the position is only used if `key` sorts after the
+   * entry there and before its successor, which is all a correct insert needs; a key
+   * equal to either is left to the bisection.
    */
   #afterHint(h: number, key: Uint8Array): boolean {
-    const block = this.#hintBlock[h];
-    if (block === undefined) return false;
-    const b = this.#hintBlockIndex[h];
+    const b = this.#hintBlock[h];
     const i = this.#hintIndex[h];
-    // Its block may have moved or been split away (not at that index any more), been
-    // compacted (another epoch), or shifted by inserts and removals (another offset there).
-    if (
-      this.#blocks[b] !== block || block.epoch !== this.#hintEpoch[h] || i >= block.count ||
-      block.offset[i] !== this.#hintOffset[h] || block.compare(i, key, 0) >= 0
-    ) {
-      return false;
-    }
+    const block = this.#blocks[b];
+    if (block === undefined || i >= block.count || block.compare(i, key, 0) >= 0) return false;
     if (i + 1 < block.count) {
       if (block.compare(i + 1, key, 0) <= 0) return false;
     } else {
@@ -473,7 +456,7 @@ class MemoryEngine implements KvEngine {
 
   close(): void {
     this.#blocks = [new Block(0)];
-    this.#hintBlock.fill(undefined);
+    this.#hintBlock.fill(-1);
   }
 }
 

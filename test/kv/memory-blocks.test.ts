@@ -142,4 +142,64 @@ describe("MemoryKv blocks", () => {
     await kv.delete(["big", 5]);
     assert.equal((await kv.get(["big", 5])).value, null);
   });
+
+  it("matches a model under appends, rewrites of growing values, deletes and sums", async () => {
+    // Conversation-like appends (insert hints, splits that start a new block) mixed with
+    // rewrites whose values grow (buffers doubling and compacting under live hints),
+    // deletes and sums; checked against a plain map after every commit batch.
+    const kv = new MemoryKv();
+    const model = new Map<string, { key: KvKey; value: unknown }>();
+    let seed = 23;
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    const next = [0, 0, 0, 0];
+    const id = (key: KvKey) => encodeKey(key).join(",");
+    for (let round = 0; round < 60; round++) {
+      const atomic = kv.atomic();
+      const staged = new Map(model);
+      for (let j = 0; j < 120; j++) {
+        const op = rand(10);
+        let key: KvKey;
+        if (op < 5) {
+          const c = rand(4);
+          key = ["conv", c, next[c]++];
+        } else {
+          key = ["hot", rand(40)];
+        }
+        if (op === 9) {
+          atomic.delete(key);
+          staged.delete(id(key));
+        } else if (op === 8 && key[0] === "hot") {
+          const sumKey: KvKey = ["counter", rand(3)];
+          atomic.sum(sumKey, 1n);
+          const before = staged.get(id(sumKey))?.value as bigint | undefined;
+          staged.set(id(sumKey), { key: sumKey, value: (before ?? 0n) + 1n });
+        } else {
+          const value = new Uint8Array(rand(3000)).fill(round & 0xff);
+          atomic.set(key, value);
+          staged.set(id(key), { key, value });
+        }
+      }
+      assert.ok((await atomic.commit()).ok);
+      model.clear();
+      for (const [k, v] of staged) model.set(k, v);
+      if (round % 10 !== 9) continue;
+      const expected = [...model.values()].sort((a, b) =>
+        compareBytes(encodeKey(a.key), encodeKey(b.key))
+      );
+      const listed: { key: KvKey; value: unknown }[] = [];
+      for await (const e of kv.list({ prefix: [] }, { batchSize: 37 })) {
+        listed.push({ key: e.key, value: e.value });
+      }
+      assert.equal(listed.length, expected.length);
+      for (let i = 0; i < listed.length; i++) {
+        assert.deepEqual(listed[i].key, expected[i].key);
+        assert.deepEqual(listed[i].value, expected[i].value);
+      }
+      const back: KvKey[] = [];
+      for await (const e of kv.list({ prefix: [] }, { reverse: true, batchSize: 50 })) {
+        back.push(e.key);
+      }
+      assert.deepEqual(back, expected.map((e) => e.key).reverse());
+    }
+  });
 });
