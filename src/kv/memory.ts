@@ -79,12 +79,7 @@ class Block {
 
   insert(i: number, key: Uint8Array, value: Uint8Array, version: number): void {
     const n = this.count;
-    if (i < n) {
-      this.offset.copyWithin(i + 1, i, n);
-      this.keyLength.copyWithin(i + 1, i, n);
-      this.valueLength.copyWithin(i + 1, i, n);
-      this.version.copyWithin(i + 1, i, n);
-    }
+    if (i < n) this.#move(i + 1, i, n);
     this.count = n + 1;
     this.#write(i, key, value, version);
   }
@@ -97,10 +92,7 @@ class Block {
   remove(i: number): void {
     const n = this.count;
     this.dead += this.keyLength[i] + this.valueLength[i];
-    this.offset.copyWithin(i, i + 1, n);
-    this.keyLength.copyWithin(i, i + 1, n);
-    this.valueLength.copyWithin(i, i + 1, n);
-    this.version.copyWithin(i, i + 1, n);
+    this.#move(i, i + 1, n);
     this.count = n - 1;
   }
 
@@ -133,6 +125,14 @@ class Block {
     this.count = at;
     this.dead += size;
     return right;
+  }
+
+  /** Moves the index entries [start, end) to `target` (all four arrays alike). */
+  #move(target: number, start: number, end: number): void {
+    this.offset.copyWithin(target, start, end);
+    this.keyLength.copyWithin(target, start, end);
+    this.valueLength.copyWithin(target, start, end);
+    this.version.copyWithin(target, start, end);
   }
 
   /** Stores entry `i`'s bytes (its slot is in place; its old bytes, if any, count as dead). */

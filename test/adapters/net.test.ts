@@ -293,6 +293,10 @@ describe(`net adapter (${platform.runtime})`, () => {
         get bytes() {
           return bytes;
         },
+        /** How many times the sink was told `end()`. */
+        get ends() {
+          return events.filter((e) => e === "end").length;
+        },
         ended: ended.promise,
         data(chunk: Uint8Array) {
           events.push("data");
@@ -319,7 +323,7 @@ describe(`net adapter (${platform.runtime})`, () => {
         client.close();
         await within(sink.ended, 10_000, "end after the peer closed");
         assert.deepEqual(concat(sink.chunks), concat([first, second]));
-        assert.equal(sink.events.filter((e) => e === "end").length, 1);
+        assert.equal(sink.ends, 1);
         assert.equal(sink.events.at(-1), "end");
         assert.throws(() => server.read(recorder()), /already being read/);
       } finally {
@@ -395,7 +399,7 @@ describe(`net adapter (${platform.runtime})`, () => {
         await within(sink.ended, 10_000, "end after the peer closed");
         assert.equal(nested, false, "data() was not called from inside data()");
         assert.deepEqual(concat(sink.chunks), concat(parts));
-        assert.equal(sink.events.filter((e) => e === "end").length, 1);
+        assert.equal(sink.ends, 1);
       } finally {
         await close();
       }

@@ -122,11 +122,8 @@ class DenoConnection extends PushConnection {
   readonly #onRead = (n: number | null): void => {
     this.#readPending = false;
     if (this.#isClosed) return this.#end(); // closed while the read was pending
-    // No half-open connections: the peer's EOF closes both directions.
-    if (n === null) {
-      this.close();
-      return this.#end();
-    }
+    // No half-open connections: the peer's EOF closes both directions (close() ends the sink).
+    if (n === null) return this.close();
     // n === 0 is not EOF (Deno's docs): read again.
     if (n === 0) return this.#readNext();
     const chunk = this.#buffer.slice(0, n);
