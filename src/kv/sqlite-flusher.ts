@@ -214,11 +214,6 @@ export function workerScope(): FlusherScope {
 }
 
 /**
- * The worker's whole life: wait for work in shared memory, fsync or checkpoint, report.
- * It blocks in `Atomics.wait` between steps and never returns to its own event loop until
- * told to stop; reports are plain `postMessage`s, which need no event loop to send.
- */
-/**
  * Nice 10 for this thread (on Linux `setpriority(0)` applies to the calling thread only):
  * on a busy core the event loop, which delivers messages, goes first; an fsync that waits
  * a little delays only acknowledgements. Where the OS refuses or applies it to the whole
@@ -233,6 +228,11 @@ function lowerThreadPriority(): void {
   }
 }
 
+/**
+ * The worker's whole life: wait for work in shared memory, fsync or checkpoint, report.
+ * It blocks in `Atomics.wait` between steps and never returns to its own event loop until
+ * told to stop; reports are plain `postMessage`s, which need no event loop to send.
+ */
 export function runFlusher(openSqlite: OpenSqlite, scope: FlusherScope): void {
   scope.onOpen((open) => {
     const control = new Int32Array(open.control);
