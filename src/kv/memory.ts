@@ -3,7 +3,7 @@
  * that do not need history across restarts.
  *
  * Entries live in sorted blocks (see MemoryEngine) and are found by binary search. Each block
- * keeps its entries' bytes in one buffer and their order in typed arrays, so a stored entry
+ * keeps its entries' bytes in a few large chunks and their order in typed arrays, so a stored entry
  * is no object at all for the garbage collector. With an object per entry and its key and
  * value arrays, a server keeping millions of messages gave every major collection three
  * objects per message to mark: 2 million history entries cost 6-7.5 µs and 1,060 B each on
@@ -25,46 +25,53 @@ function keyId(key: Uint8Array): string {
 const BLOCK = 512;
 /** Most entries a block holds: it splits as soon as it has more than 2 x BLOCK. */
 const MAX_ENTRIES = 2 * BLOCK + 1;
-/** Bytes a new, empty block starts with (it doubles as it fills). */
-const MIN_BYTES = 4096;
+/** Bytes of a new block's first chunk; each further chunk doubles the last, up to MAX_CHUNK. */
+const MIN_CHUNK = 4096;
+const MAX_CHUNK = 64 * 1024;
 /** Trailing bytes a key's hint group leaves out: two number parts, e.g. (timestamp, sequence). */
 const HINT_SUFFIX = 18;
 
 /**
- * Up to MAX_ENTRIES entries in key order. Their key and value bytes are appended to `bytes`
- * and never overwritten there: a replaced or removed entry's bytes stay until the block is
- * compacted into a new buffer, so the views that `get` and `scan` hand out stay intact
- * whatever is written later.
+ * Up to MAX_ENTRIES entries in key order. Their key and value bytes are appended to the
+ * last of the block's chunks and never overwritten: a replaced or removed entry's bytes
+ * stay until the block is compacted into a new chunk, so the views that `get` and `scan`
+ * hand out stay intact whatever is written later. A full chunk is followed by a new one,
+ * not copied into a larger one: a block filled by appends (a conversation's history) was
+ * copied about twice over on the way to its full size that way.
  */
 class Block {
-  bytes: Uint8Array;
-  /** Bytes of `bytes` in use, and how many of them belong to no entry any more. */
+  /** Entry bytes, oldest chunk first; entries are appended to the last one. */
+  chunks: Uint8Array[];
+  /** Bytes in use in the last chunk. */
+  tailUsed = 0;
+  /** Bytes of all entries in the chunks, and how many of them belong to no entry any more. */
   used = 0;
   dead = 0;
   count = 0;
-  /** Per entry, in key order: where its key starts, the key's and the value's length, its commit. */
+  /** Per entry, in key order: its chunk, where its key starts there, the key's and the value's length, its commit. */
+  readonly chunk = new Uint16Array(MAX_ENTRIES);
   readonly offset = new Uint32Array(MAX_ENTRIES);
   readonly keyLength = new Uint32Array(MAX_ENTRIES);
   readonly valueLength = new Uint32Array(MAX_ENTRIES);
   readonly version = new Float64Array(MAX_ENTRIES);
 
   constructor(capacity: number) {
-    this.bytes = new Uint8Array(Math.max(MIN_BYTES, capacity));
+    this.chunks = [new Uint8Array(Math.max(MIN_CHUNK, capacity))];
   }
 
   key(i: number): Uint8Array {
     const at = this.offset[i];
-    return this.bytes.subarray(at, at + this.keyLength[i]);
+    return this.chunks[this.chunk[i]].subarray(at, at + this.keyLength[i]);
   }
 
   value(i: number): Uint8Array {
     const at = this.offset[i] + this.keyLength[i];
-    return this.bytes.subarray(at, at + this.valueLength[i]);
+    return this.chunks[this.chunk[i]].subarray(at, at + this.valueLength[i]);
   }
 
   /** memcmp order of entry `i`'s key and `key`, which share their first `from` bytes (see `shared`). */
   compare(i: number, key: Uint8Array, from: number): number {
-    const bytes = this.bytes;
+    const bytes = this.chunks[this.chunk[i]];
     const at = this.offset[i];
     const length = this.keyLength[i];
     const n = length < key.length ? length : key.length;
@@ -83,10 +90,11 @@ class Block {
   sameGroup(i: number, j: number): boolean {
     const length = this.keyLength[i];
     if (length !== this.keyLength[j]) return false;
-    const bytes = this.bytes;
+    const x = this.chunks[this.chunk[i]];
+    const y = this.chunks[this.chunk[j]];
     const a = this.offset[i];
     const b = this.offset[j];
-    for (let k = 0; k < length - HINT_SUFFIX; k++) if (bytes[a + k] !== bytes[b + k]) return false;
+    for (let k = 0; k < length - HINT_SUFFIX; k++) if (x[a + k] !== y[b + k]) return false;
     return true;
   }
 
@@ -111,7 +119,7 @@ class Block {
 
   /**
    * Moves entries [at, count) into a new block (returned) and keeps the rest. Their bytes
-   * stay here as dead bytes until this block compacts: offsets of the kept entries do not
+   * stay here as dead bytes until this block compacts: where the kept entries are does not
    * change, so neither do views of them nor insert hints pointing at them.
    */
   splitOff(at: number): Block {
@@ -119,13 +127,11 @@ class Block {
     let size = 0;
     for (let i = at; i < n; i++) size += this.keyLength[i] + this.valueLength[i];
     const right = new Block(2 * size);
-    const from = this.bytes;
-    const to = right.bytes;
+    const to = right.chunks[0];
     let pos = 0;
     for (let i = at; i < n; i++) {
-      const start = this.offset[i];
       const length = this.keyLength[i] + this.valueLength[i];
-      copyBytes(to, pos, from, start, length);
+      copyBytes(to, pos, this.chunks[this.chunk[i]], this.offset[i], length);
       const j = i - at;
       right.offset[j] = pos;
       right.keyLength[j] = this.keyLength[i];
@@ -134,14 +140,15 @@ class Block {
       pos += length;
     }
     right.count = n - at;
-    right.used = pos;
+    right.used = right.tailUsed = pos;
     this.count = at;
     this.dead += size;
     return right;
   }
 
-  /** Moves the index entries [start, end) to `target` (all four arrays alike). */
+  /** Moves the index entries [start, end) to `target` (all five arrays alike). */
   #move(target: number, start: number, end: number): void {
+    this.chunk.copyWithin(target, start, end);
     this.offset.copyWithin(target, start, end);
     this.keyLength.copyWithin(target, start, end);
     this.valueLength.copyWithin(target, start, end);
@@ -151,11 +158,15 @@ class Block {
   /** Stores entry `i`'s bytes (its slot is in place; its old bytes, if any, count as dead). */
   #write(i: number, key: Uint8Array, value: Uint8Array, version: number): void {
     const size = key.length + value.length;
-    if (this.used + size > this.bytes.length) this.#makeRoom(size, i);
-    const at = this.used;
-    this.bytes.set(key, at);
-    this.bytes.set(value, at + key.length);
-    this.used = at + size;
+    let last = this.chunks.length - 1;
+    if (this.tailUsed + size > this.chunks[last].length) last = this.#makeRoom(size, i);
+    const tail = this.chunks[last];
+    const at = this.tailUsed;
+    tail.set(key, at);
+    tail.set(value, at + key.length);
+    this.tailUsed = at + size;
+    this.used += size;
+    this.chunk[i] = last;
     this.offset[i] = at;
     this.keyLength[i] = key.length;
     this.valueLength[i] = value.length;
@@ -163,33 +174,34 @@ class Block {
   }
 
   /**
-   * A new buffer with room for `size` more bytes: twice as large, or, when at least half of
-   * the old one is dead, one holding only the live entries (in key order, which also puts
-   * neighbours next to each other again) except entry `writing`, whose bytes come next.
-   * The old buffer is left as it is for any view of it.
+   * Room for `size` more bytes (returns the index of the chunk that has it): a new chunk
+   * after the others, twice the size of the last one up to MAX_CHUNK, or, when at least
+   * half of the bytes are dead, one chunk holding only the live entries (in key order,
+   * which also puts neighbours next to each other again) except entry `writing`, whose
+   * bytes come next. Old chunks are left as they are for any view of them.
    */
-  #makeRoom(size: number, writing: number): void {
-    const old = this.bytes;
+  #makeRoom(size: number, writing: number): number {
     if (this.dead * 2 >= this.used) {
-      const live = this.used - this.dead;
-      const bytes = new Uint8Array(Math.max(MIN_BYTES, 2 * (live + size)));
+      const live = this.used - this.dead + size;
+      const bytes = new Uint8Array(Math.max(MIN_CHUNK, live + Math.min(live, MAX_CHUNK)));
       let at = 0;
       for (let i = 0; i < this.count; i++) {
         if (i === writing) continue;
-        const from = this.offset[i];
         const length = this.keyLength[i] + this.valueLength[i];
-        copyBytes(bytes, at, old, from, length);
+        copyBytes(bytes, at, this.chunks[this.chunk[i]], this.offset[i], length);
+        this.chunk[i] = 0;
         this.offset[i] = at;
         at += length;
       }
-      this.bytes = bytes;
-      this.used = at;
+      this.chunks = [bytes];
+      this.used = this.tailUsed = at;
       this.dead = 0;
-    } else {
-      const bytes = new Uint8Array(Math.max(2 * old.length, this.used + size));
-      bytes.set(old.subarray(0, this.used));
-      this.bytes = bytes;
+      return 0;
     }
+    const last = this.chunks[this.chunks.length - 1].length;
+    this.chunks.push(new Uint8Array(Math.max(size, Math.min(2 * last, MAX_CHUNK))));
+    this.tailUsed = 0;
+    return this.chunks.length - 1;
   }
 }
 
