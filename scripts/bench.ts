@@ -16,6 +16,11 @@ const benches: Record<string, { file: string; about: string; shell?: true }> = {
     file: "./bench-conn-floor.ts",
     about: "the runtime's own RSS per idle TCP connection (floor for e2e conns)",
   },
+  floor: {
+    file: "./bench-relay-floor.sh",
+    about: "null relays on Bun and Deno next to the Go one (the runtimes' latency floor)",
+    shell: true,
+  },
   e2e: {
     file: "./bench-e2e.sh",
     about: "end to end vs ngIRCd/Mosquitto/relay (loadgen; ~15 min per rep; --help)",
