@@ -15,6 +15,7 @@ import {
   encode,
   ErrorCode,
   FrameDecoder,
+  HEADER_SIZE,
   type MessageView,
   type Payload,
   PayloadType,
@@ -284,7 +285,7 @@ export class Session implements Requester, ReadSink, Expirable {
     // A Message on an established session, the hot path, is read as a
     // view (content left as bytes); anything else is decoded in full.
     const view = type === PayloadType.Message && this.#state === State.Established
-      ? decodeMessageView(this.#decoder.payload)
+      ? decodeMessageView(this.#decoder.frame, HEADER_SIZE)
       : null;
     const p = view === null ? decodePayload(type, this.#decoder.payload) : null;
     const started = batchNow();
@@ -377,7 +378,7 @@ export class Session implements Requester, ReadSink, Expirable {
       staged = ErrorCode.NotFound;
     } else {
       try {
-        staged = this.ctx.router.stageMessage(this, m, this.#decoder.payload, ticket);
+        staged = this.ctx.router.stageMessage(this, m, this.#decoder.frame, ticket);
       } catch (e) {
         this.ctx.log.warn("request failed", { user: this.address, error: String(e) });
         staged = ErrorCode.Unavailable;
