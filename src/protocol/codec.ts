@@ -284,8 +284,8 @@ function i64(field: string): number {
 /**
  * A received Message as the server's hot path reads it: addresses and
  * timestamp decoded, the content checked (strict UTF-8) but left as bytes,
- * `[contentStart, contentEnd)` of the array it was decoded from, since a
- * server that forwards the frame as received never needs it as a string.
+ * `payload[contentStart, contentEnd)`, since a server that forwards the frame
+ * as received never needs it as a string.
  */
 export interface MessageView {
   readonly source: string;
@@ -302,15 +302,11 @@ export interface MessageView {
   readonly exact: boolean;
 }
 
-/**
- * Decodes the Message payload `bytes[start..]` into a view (`start` = HEADER_SIZE: a
- * whole frame, as FrameDecoder hands it out); throws `ProtocolError` (0x80) like
- * `decodePayload`.
- */
-export function decodeMessageView(bytes: Uint8Array, start = 0): MessageView {
-  rb = bytes;
-  rp = start;
-  re = bytes.length;
+/** Decodes a Message payload into a view; throws `ProtocolError` (0x80) like `decodePayload`. */
+export function decodeMessageView(payload: Uint8Array): MessageView {
+  rb = payload;
+  rp = 0;
+  re = payload.length;
   rtype = "Message";
   const source = str("source", true);
   const target = str("target", true);

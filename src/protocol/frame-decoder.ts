@@ -9,10 +9,8 @@
  * and the type are checked from the header alone, before buffering anything.
  *
  * Use: `push(chunk)`, then call `next()` until it returns -1. `next()` returns
- * the frame's type and leaves the whole frame, header included, in `frame`,
- * so the hot path allocates one view per frame and a server can forward a
- * received frame as it is. The decoder never writes into a chunk, so a frame
- * stays valid as long as its chunk is not overwritten by whoever pushed it.
+ * the frame's type and leaves the payload in `payload` (valid until the next
+ * call), so the hot path allocates nothing per frame.
  */
 import { DEFAULT_MAX_PAYLOAD, HEADER_SIZE, isKnownType, MAX_PAYLOAD } from "./constants.ts";
 import { unknownTypeMessage } from "./codec.ts";
@@ -22,17 +20,16 @@ const EMPTY = new Uint8Array(0);
 
 export class FrameDecoder {
   readonly maxPayload: number;
-  /** The frame last returned by `next()`, header included. */
-  frame: Uint8Array = EMPTY;
+  /** Payload of the frame last returned by `next()`. */
+  payload: Uint8Array = EMPTY;
 
   #chunk: Uint8Array = EMPTY;
   #pos = 0;
   /** Header bytes of a frame whose header was split across chunks (made when first needed). */
   #head: Uint8Array = EMPTY;
   #headFilled = 0;
-  /** Buffer (header included) of a frame split across chunks; null when none is pending. */
+  /** Payload buffer of a frame split across chunks; null when none is pending. */
   #partial: Uint8Array | null = null;
-  /** Payload bytes of `#partial` filled so far. */
   #partialFilled = 0;
   #partialType = 0;
 
@@ -42,11 +39,6 @@ export class FrameDecoder {
       throw new RangeError(`maxPayload must be an integer 0-65535, got ${max}`);
     }
     this.maxPayload = max;
-  }
-
-  /** Payload of the frame last returned by `next()` (a view of `frame`). */
-  get payload(): Uint8Array {
-    return this.frame.subarray(HEADER_SIZE);
   }
 
   /** Bytes received but not yet returned as part of a frame. */
@@ -76,9 +68,9 @@ export class FrameDecoder {
     const pos = this.#pos;
     const avail = chunk.length - pos;
     if (avail === 0) {
-      // Drained: let go of the chunk and the last frame, so an idle
-      // connection holds none of its last input.
-      this.#chunk = this.frame = EMPTY;
+      // Drained: let go of the chunk and the last payload (valid until this
+      // call), so an idle connection holds none of its last input.
+      this.#chunk = this.payload = EMPTY;
       this.#pos = 0;
       return -1;
     }
@@ -87,7 +79,7 @@ export class FrameDecoder {
       const len = (chunk[pos + 1] << 8) | chunk[pos + 2];
       this.#checkHeader(type, len);
       if (avail >= HEADER_SIZE + len) {
-        this.frame = chunk.subarray(pos, pos + HEADER_SIZE + len);
+        this.payload = chunk.subarray(pos + HEADER_SIZE, pos + HEADER_SIZE + len);
         this.#pos = pos + HEADER_SIZE + len;
         return type;
       }
@@ -122,13 +114,9 @@ export class FrameDecoder {
     return this.#continuePartial(chunk);
   }
 
-  /** A frame split across chunks: its own buffer, header included; `first` is the payload so far. */
   #startPartial(type: number, len: number, first: Uint8Array): void {
-    const buf = new Uint8Array(HEADER_SIZE + len);
-    buf[0] = type;
-    buf[1] = len >>> 8;
-    buf[2] = len & 0xff;
-    buf.set(first, HEADER_SIZE);
+    const buf = new Uint8Array(len);
+    buf.set(first);
     this.#partial = buf;
     this.#partialFilled = first.length;
     this.#partialType = type;
@@ -136,15 +124,14 @@ export class FrameDecoder {
 
   #continuePartial(chunk: Uint8Array): number {
     const buf = this.#partial as Uint8Array;
-    const at = HEADER_SIZE + this.#partialFilled;
-    const take = Math.min(buf.length - at, chunk.length - this.#pos);
-    buf.set(chunk.subarray(this.#pos, this.#pos + take), at);
+    const take = Math.min(buf.length - this.#partialFilled, chunk.length - this.#pos);
+    buf.set(chunk.subarray(this.#pos, this.#pos + take), this.#partialFilled);
     this.#partialFilled += take;
     this.#pos += take;
-    if (at + take < buf.length) return -1;
+    if (this.#partialFilled < buf.length) return -1;
     this.#partial = null;
     this.#partialFilled = 0;
-    this.frame = buf;
+    this.payload = buf;
     return this.#partialType;
   }
 }

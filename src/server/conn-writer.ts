@@ -26,9 +26,6 @@ export interface WriterMetrics {
  */
 const NONE: Uint8Array[] = [];
 
-/** Unsent pushes past which a pushed frame that is a view of a larger buffer is copied (see `push`). */
-const OWN_COPY_BACKLOG = 16 * 1024;
-
 /** Writers with frames to flush at the end of this turn (see `#enqueue`). */
 let dirty: ConnWriter[] = [];
 
@@ -82,22 +79,9 @@ export class ConnWriter implements SendCallback {
     this.#enqueue(frame);
   }
 
-  /**
-   * A frame the server sends on its own; the bound applies to these. A received
-   * message is forwarded as a view of the input chunk it arrived in; once this
-   * reader has a backlog (or a sequence holds pushes back), such a view gets a
-   * copy of its own, so a slow reader keeps the frames it owes alive, not
-   * whole input chunks that the bound does not count.
-   */
+  /** A frame the server sends on its own; the bound applies to these. */
   push(frame: Uint8Array): void {
     if (this.#closed) return;
-    if (
-      frame.byteLength !== frame.buffer.byteLength &&
-      (this.#sequence > 0 ||
-        this.#queuedPushBytes + this.#heldBytes + this.#inFlightPush >= OWN_COPY_BACKLOG)
-    ) {
-      frame = frame.slice();
-    }
     if (this.#sequence > 0) {
       if (this.#held === NONE) this.#held = [];
       this.#held.push(frame);

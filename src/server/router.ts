@@ -10,10 +10,12 @@ import {
   type Address,
   encodeMessage,
   ErrorCode,
+  frameOf,
   type History as HistoryReq,
   type MessageView,
   parseAddress,
   parseAddressCached,
+  PayloadType,
 } from "../protocol/mod.ts";
 import { readUtf8 } from "../protocol/utf8.ts";
 import type { AtomicOperation, KvKey } from "../kv/kv.ts";
@@ -181,9 +183,8 @@ export class Router {
 
   /**
    * Validates a local user's Message and queues its writes for the next
-   * group commit. `received` is the frame as received, decoded into `m`
-   * (offsets into it); a canonical one is stored and forwarded as it is, so
-   * it must never be overwritten. The result is the final code, or QUEUED:
+   * group commit. `payload` is the received payload (used only before this
+   * returns or its promise settles). The result is the final code, or QUEUED:
    * `from.settle(ticket, code)` follows once the message is durable and
    * delivered (or failed). A promise means validation needed the store.
    *
@@ -198,7 +199,7 @@ export class Router {
   stageMessage(
     from: Requester,
     m: MessageView,
-    received: Uint8Array,
+    payload: Uint8Array,
     ticket: number,
   ): number | Promise<number> {
     const source = parseAddressCached(m.source);
@@ -207,12 +208,12 @@ export class Router {
     if (target === undefined) return ErrorCode.NotFound;
     // A canonical frame is stored and forwarded as received.
     const frame = m.exact && m.source === source.full && m.target === target.full
-      ? received
+      ? frameOf(PayloadType.Message, payload)
       : encodeMessage(
         source.full,
         target.full,
         m.timestamp,
-        readUtf8(received, m.contentStart, m.contentEnd),
+        readUtf8(payload, m.contentStart, m.contentEnd),
       );
     if (target.kind === "user" && this.#isLocal(target)) {
       const pair = this.#allowedPair(source.full, target.full);

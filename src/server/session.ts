@@ -15,7 +15,6 @@ import {
   encode,
   ErrorCode,
   FrameDecoder,
-  HEADER_SIZE,
   type MessageView,
   type Payload,
   PayloadType,
@@ -285,7 +284,7 @@ export class Session implements Requester, ReadSink, Expirable {
     // A Message on an established session, the hot path, is read as a
     // view (content left as bytes); anything else is decoded in full.
     const view = type === PayloadType.Message && this.#state === State.Established
-      ? decodeMessageView(this.#decoder.frame, HEADER_SIZE)
+      ? decodeMessageView(this.#decoder.payload)
       : null;
     const p = view === null ? decodePayload(type, this.#decoder.payload) : null;
     const started = batchNow();
@@ -378,7 +377,7 @@ export class Session implements Requester, ReadSink, Expirable {
       staged = ErrorCode.NotFound;
     } else {
       try {
-        staged = this.ctx.router.stageMessage(this, m, this.#decoder.frame, ticket);
+        staged = this.ctx.router.stageMessage(this, m, this.#decoder.payload, ticket);
       } catch (e) {
         this.ctx.log.warn("request failed", { user: this.address, error: String(e) });
         staged = ErrorCode.Unavailable;

@@ -47,28 +47,6 @@ describe("stream splitting", () => {
     assert.equal(d.payload.buffer, stream.buffer);
   });
 
-  it("hands out whole frames: a view of the chunk, or an array of their own when split", () => {
-    const frames = VECTORS.slice(0, 3).map((v) => hex(v.hex));
-    const chunk = concat(frames);
-    const whole = new FrameDecoder();
-    whole.push(chunk);
-    for (const f of frames) {
-      assert.notEqual(whole.next(), -1);
-      assert.deepEqual(whole.frame, f);
-      assert.ok(whole.frame.buffer === chunk.buffer, "a view into the chunk");
-    }
-    const split = new FrameDecoder();
-    const got: Uint8Array[] = [];
-    for (let i = 0; i < chunk.length; i++) {
-      split.push(chunk.slice(i, i + 1)); // byte by byte, each chunk its own buffer
-      for (let t = split.next(); t !== -1; t = split.next()) {
-        assert.equal(split.frame.byteLength, split.frame.buffer.byteLength, "its own array");
-        got.push(split.frame);
-      }
-    }
-    assert.deepEqual(got, frames);
-  });
-
   it("lets go of a drained chunk: the last payload is empty once next() says -1", () => {
     const d = new FrameDecoder();
     const chunk = concat(VECTORS.slice(0, 2).map((v) => hex(v.hex)));
