@@ -40,6 +40,7 @@ import type { SequenceAllocator } from "../store/sequence.ts";
 import type { CommitJob, CommitQueue } from "./commit-queue.ts";
 import type { Deliverable, Registry } from "./registry.ts";
 import type { Logger } from "../log.ts";
+import { batchNow } from "./clock.ts";
 
 export const OK = 0;
 
@@ -59,6 +60,7 @@ interface Pair {
   readonly source: string;
   readonly target: string;
   readonly history: PackedKey;
+  /** `batchNow()` time until which the "allowed" verdict holds (0: not cached). */
   readonly until: number;
 }
 
@@ -274,7 +276,7 @@ export class Router {
   /** A cached "allowed" verdict for source → target that has not expired. */
   #allowedPair(source: string, target: string): Pair | undefined {
     const pair = this.#allowed.get(source)?.get(target);
-    return pair !== undefined && pair.until > Date.now() ? pair : undefined;
+    return pair !== undefined && pair.until > batchNow() ? pair : undefined;
   }
 
   /**
@@ -304,7 +306,7 @@ export class Router {
       source,
       target,
       history: packedConversation(source, target),
-      until: Date.now() + ALLOWED_TTL_MS,
+      until: batchNow() + ALLOWED_TTL_MS,
     };
     let targets = this.#allowed.get(source);
     if (targets === undefined) this.#allowed.set(source, targets = new Map());
