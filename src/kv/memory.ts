@@ -181,7 +181,8 @@ class Block {
    * bytes come next. Old chunks are left as they are for any view of them.
    */
   #makeRoom(size: number, writing: number): number {
-    if (this.dead * 2 >= this.used) {
+    // (Chunk indexes are 16-bit: a block that somehow reached that many chunks compacts too.)
+    if (this.dead * 2 >= this.used || this.chunks.length === 0xffff) {
       const live = this.used - this.dead + size;
       const bytes = new Uint8Array(Math.max(MIN_CHUNK, live + Math.min(live, MAX_CHUNK)));
       let at = 0;
