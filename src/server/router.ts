@@ -140,9 +140,17 @@ export interface RouterCounters {
   inbound: number;
 }
 
+/**
+ * A local channel's members as of one version of its record. There is one Set per
+ * version, shared by everyone who asks (callers arriving while it loads wait for
+ * the same load): joins and leaves update that Set in place, so a second load
+ * finishing later must never replace it with a copy that missed them.
+ */
 interface MemberCache {
-  versionstamp: string;
-  members: Set<string>;
+  readonly versionstamp: string;
+  /** Null while loading. */
+  members: Set<string> | null;
+  readonly loaded: Promise<Set<string>>;
 }
 
 const INBOX_BATCH = 500;
@@ -157,6 +165,8 @@ export class Router {
   remote: RemoteRoute | null = null;
   readonly counters: RouterCounters = { local: 0, channel: 0, remote: 0, inbound: 0 };
   readonly #members = new Map<string, MemberCache>();
+  /** Channels being auto-created by a join: one creation at a time per channel. */
+  readonly #creating = new Map<string, Promise<unknown>>();
   /** Local members of remote channels (this server fans their messages out locally). */
   readonly #remoteMembers = new Map<string, Set<string>>();
   readonly #inboxChains = new Map<string, Promise<void>>();
@@ -491,7 +501,7 @@ export class Router {
   /** Pushes a channel message to every local member connection except `except`. */
   fanOut(channel: string, frame: Uint8Array, except: Deliverable | null): void {
     const members = this.#members.get(channel)?.members;
-    if (members === undefined) return;
+    if (!members) return;
     for (const user of members) {
       const sessions = this.registry.sessions(user);
       if (sessions === undefined) continue;
@@ -506,15 +516,28 @@ export class Router {
    */
   async members(channel: string): Promise<Set<string> | null> {
     const record = await this.store.kv.get(channelKey(channel));
-    if (record.versionstamp === null) {
+    const versionstamp = record.versionstamp;
+    if (versionstamp === null) {
       this.#members.delete(channel);
       return null;
     }
     const cached = this.#members.get(channel);
-    if (cached !== undefined && cached.versionstamp === record.versionstamp) return cached.members;
-    const members = new Set(await this.store.channels.members(channel));
-    this.#members.set(channel, { versionstamp: record.versionstamp, members });
-    return members;
+    if (cached !== undefined && cached.versionstamp >= versionstamp) {
+      // Same version (or a newer one another caller already saw).
+      return cached.members ?? await cached.loaded;
+    }
+    const entry: MemberCache = {
+      versionstamp,
+      members: null,
+      loaded: this.store.channels.members(channel).then((list) => entry.members = new Set(list)),
+    };
+    this.#members.set(channel, entry);
+    try {
+      return await entry.loaded;
+    } catch (e) {
+      if (this.#members.get(channel) === entry) this.#members.delete(channel);
+      throw e;
+    }
   }
 
   /**
@@ -608,23 +631,36 @@ export class Router {
   /** Joins `user` (local or remote) to local `channel`; idempotent. */
   async join(channel: string, user: string): Promise<number> {
     let members = await this.members(channel);
-    const mutations: Mutation[] = [];
-    if (members === null) {
+    while (members === null) {
       if (!this.options.channelAutoCreate || !user.endsWith(`@${this.options.domain}`)) {
         return ErrorCode.NotFound;
       }
-      mutations.push(this.store.channels.createMutation(channel, user));
-    } else if (members.has(user)) {
-      return OK;
-    }
-    mutations.push(...this.store.channels.joinMutations(channel, user));
-    await this.commits.submit(mutations);
-    if (members === null) {
+      // Concurrent first joins: one creates (and joins), the others wait for it and
+      // then join the channel it made, rather than each writing the record again.
+      const creating = this.#creating.get(channel);
+      if (creating === undefined) return await this.#createAndJoin(channel, user);
+      await creating.catch(() => {});
       members = await this.members(channel);
-      if (members === null) return ErrorCode.Unavailable;
     }
+    if (members.has(user)) return OK;
+    await this.commits.submit(this.store.channels.joinMutations(channel, user));
     members.add(user);
     return OK;
+  }
+
+  async #createAndJoin(channel: string, user: string): Promise<number> {
+    const created = this.commits.submit([
+      this.store.channels.createMutation(channel, user),
+      ...this.store.channels.joinMutations(channel, user),
+    ]);
+    this.#creating.set(channel, created);
+    try {
+      await created;
+    } finally {
+      this.#creating.delete(channel);
+    }
+    // Loaded after the commit: the creator is in the list.
+    return (await this.members(channel)) === null ? ErrorCode.Unavailable : OK;
   }
 
   /** Removes `user` from local `channel`; idempotent (leaving a channel one is not in is Success). */

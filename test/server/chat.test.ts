@@ -167,6 +167,37 @@ describe("channels", () => {
     for (const x of [a1, a2, b, c]) x.close();
   });
 
+  it("keeps every member when many users create and join a channel at once", async () => {
+    // Concurrent first joins used to load the member cache more than once and
+    // add joiners to copies that were then replaced: those members got no
+    // deliveries, and their own messages were refused as from non-members.
+    // Slow range reads (the member list) keep those loads overlapping.
+    let faulty: FaultyKv | null = null;
+    const t2 = await startServer({ wrapKv: (kv) => (faulty = new FaultyKv(kv)) });
+    try {
+      faulty!.listDelayMs = 1;
+      const n = 30;
+      const users = await Promise.all(Array.from({ length: n }, (_, i) => t2.addUser(`crowd${i}`)));
+      const clients = await Promise.all(users.map((u) => t2.login(u)));
+      const channel = "#crowd@a.test";
+      // Joins arrive together and spread over a few turns, across group commits.
+      await Promise.all(clients.map(async (c, i) => {
+        await new Promise((r) => setTimeout(r, i % 5));
+        await c.join(channel);
+      }));
+      assert.equal((await t2.server.store.channels.members(channel)).length, n);
+      for (let i = 0; i < n; i++) {
+        await clients[i].send(channel, `from ${i}`);
+        for (let j = 0; j < n; j++) {
+          if (j !== i) assert.equal((await next(clients[j])).content, `from ${i}`);
+        }
+      }
+      for (const c of clients) c.close();
+    } finally {
+      await t2.cleanup();
+    }
+  });
+
   it("delivers direct and channel messages once written; the sender's OK waits for durability", async () => {
     let faulty: FaultyKv | null = null;
     const t2 = await startServer({ wrapKv: (kv) => (faulty = new FaultyKv(kv)) });

@@ -3,7 +3,8 @@
  * store on a full disk or a locked database: for tests of how the server
  * behaves when its store breaks and comes back. With `durableAfter` set,
  * commits are written (and say so through `onApplied`) at once but resolve
- * only once that promise does: a disk whose fsyncs are slow.
+ * only once that promise does: a disk whose fsyncs are slow. With `listDelayMs`,
+ * range reads take their time.
  */
 import type {
   AtomicCheck,
@@ -25,6 +26,8 @@ export class FaultyKv implements Kv {
   failing = false;
   failures = 0;
   durableAfter: Promise<void> | null = null;
+  /** Each step of a `list` waits this long first: a slow disk for range reads. */
+  listDelayMs = 0;
 
   constructor(private readonly inner: Kv) {}
 
@@ -65,6 +68,7 @@ export class FaultyKv implements Kv {
   list<T = KvValue>(selector: KvListSelector, options?: KvListOptions): KvListIterator<T> {
     const inner = this.inner.list<T>(selector, options);
     const check = this.#checker;
+    const delay = this.listDelayMs;
     const it: KvListIterator<T> = {
       get cursor() {
         return inner.cursor;
@@ -75,7 +79,8 @@ export class FaultyKv implements Kv {
         } catch (e) {
           return Promise.reject(e);
         }
-        return inner.next();
+        if (delay === 0) return inner.next();
+        return new Promise((r) => setTimeout(r, delay)).then(() => inner.next());
       },
       [Symbol.asyncIterator]() {
         return it;
