@@ -151,6 +151,8 @@ interface MemberCache {
   /** Null while loading. */
   members: Set<string> | null;
   readonly loaded: Promise<Set<string>>;
+  /** `batchNow()` time until which the record is not read again (see CHANNEL_RECHECK_MS). */
+  checkedUntil: number;
 }
 
 const INBOX_BATCH = 500;
@@ -160,6 +162,12 @@ const NO_MEMBERS: ReadonlySet<string> = new Set();
 /** How long a checked contact pair is trusted without asking the store again. */
 const ALLOWED_TTL_MS = 5000;
 const ALLOWED_MAX = 100_000;
+/**
+ * How long a channel's record is trusted without reading it again. The record only
+ * changes when the operator's CLI deletes or re-creates the channel; joins and leaves
+ * made here update the cached members at once.
+ */
+const CHANNEL_RECHECK_MS = 5000;
 
 export class Router {
   remote: RemoteRoute | null = null;
@@ -512,9 +520,13 @@ export class Router {
   /**
    * The member set of a local channel, or null if it does not exist. Cached;
    * the cache follows joins and leaves made here, and is reloaded when the
-   * channel record changed (the operator's CLI deleted or re-created it).
+   * channel record changed (the operator's CLI deleted or re-created it). The
+   * record is read again after CHANNEL_RECHECK_MS, or at once with `recheck`
+   * (joins and leaves, which must not write to a deleted channel).
    */
-  async members(channel: string): Promise<Set<string> | null> {
+  async members(channel: string, recheck = false): Promise<Set<string> | null> {
+    const known = this.#members.get(channel);
+    if (!recheck && known?.members && known.checkedUntil > batchNow()) return known.members;
     const record = await this.store.kv.get(channelKey(channel));
     const versionstamp = record.versionstamp;
     if (versionstamp === null) {
@@ -524,12 +536,14 @@ export class Router {
     const cached = this.#members.get(channel);
     if (cached !== undefined && cached.versionstamp >= versionstamp) {
       // Same version (or a newer one another caller already saw).
+      cached.checkedUntil = batchNow() + CHANNEL_RECHECK_MS;
       return cached.members ?? await cached.loaded;
     }
     const entry: MemberCache = {
       versionstamp,
       members: null,
       loaded: this.store.channels.members(channel).then((list) => entry.members = new Set(list)),
+      checkedUntil: batchNow() + CHANNEL_RECHECK_MS,
     };
     this.#members.set(channel, entry);
     try {
@@ -630,7 +644,7 @@ export class Router {
 
   /** Joins `user` (local or remote) to local `channel`; idempotent. */
   async join(channel: string, user: string): Promise<number> {
-    let members = await this.members(channel);
+    let members = await this.members(channel, true);
     while (members === null) {
       if (!this.options.channelAutoCreate || !user.endsWith(`@${this.options.domain}`)) {
         return ErrorCode.NotFound;
@@ -640,7 +654,7 @@ export class Router {
       const creating = this.#creating.get(channel);
       if (creating === undefined) return await this.#createAndJoin(channel, user);
       await creating.catch(() => {});
-      members = await this.members(channel);
+      members = await this.members(channel, true);
     }
     if (members.has(user)) return OK;
     await this.commits.submit(this.store.channels.joinMutations(channel, user));
@@ -660,12 +674,12 @@ export class Router {
       this.#creating.delete(channel);
     }
     // Loaded after the commit: the creator is in the list.
-    return (await this.members(channel)) === null ? ErrorCode.Unavailable : OK;
+    return (await this.members(channel, true)) === null ? ErrorCode.Unavailable : OK;
   }
 
   /** Removes `user` from local `channel`; idempotent (leaving a channel one is not in is Success). */
   async leave(channel: string, user: string): Promise<number> {
-    const members = await this.members(channel);
+    const members = await this.members(channel, true);
     if (members === null || !members.has(user)) return OK;
     await this.commits.submit(this.store.channels.leaveMutations(channel, user));
     members.delete(user);

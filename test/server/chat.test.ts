@@ -243,6 +243,43 @@ describe("channels", () => {
     }
   });
 
+  it("sees a channel the operator deleted: joins at once, messages within 5 s", async () => {
+    const t2 = await startServer({ channelAutoCreate: false });
+    try {
+      const [a, b] = [await t2.addUser("alice"), await t2.addUser("bob")];
+      await t2.server.store.channels.create("#gone@a.test", null);
+      const ca = await t2.login(a);
+      const cb = await t2.login(b);
+      await ca.join("#gone@a.test");
+      await ca.send("#gone@a.test", "before"); // the server now has the channel cached
+      // What `solec channel del` does, behind the running server's back.
+      assert.equal(await t2.server.store.channels.delete("#gone@a.test"), true);
+      const deleted = Date.now();
+      let refused = false;
+      while (!refused && Date.now() - deleted < 7000) {
+        try {
+          await ca.send("#gone@a.test", "after");
+          await new Promise((r) => setTimeout(r, 200));
+        } catch {
+          refused = true;
+        }
+      }
+      assert.ok(refused, "messages to the deleted channel still accepted after 7 s");
+      await rejectsWith(ca.send("#gone@a.test", "after"), 0x02);
+      await rejectsWith(cb.join("#gone@a.test"), 0x02);
+      // A join looks at the record itself, cached or not.
+      await t2.server.store.channels.create("#gone@a.test", null);
+      await ca.join("#gone@a.test");
+      await ca.send("#gone@a.test", "again");
+      assert.equal(await t2.server.store.channels.delete("#gone@a.test"), true);
+      await rejectsWith(cb.join("#gone@a.test"), 0x02);
+      ca.close();
+      cb.close();
+    } finally {
+      await t2.cleanup();
+    }
+  });
+
   it("refuses invalid channel names and usermode for someone else", async () => {
     const a = await t.login(alice);
     await rejectsWith(a.join("#Bad Name@a.test"), 0x02);
