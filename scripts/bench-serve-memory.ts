@@ -60,7 +60,7 @@ export async function serveMemory(argv: string[], platform: Platform): Promise<n
   // Every setting SolecServer knows, by the names serve.ts uses (Config and ServerOptions agree).
   const server = new SolecServer(
     { ...config, tls: undefined, peers: peersFromConfig(config) },
-    { net: platform.net, kv, log, identity },
+    { net: platform.net, kv, log, identity, collectGarbage: platform.collectGarbage },
   );
   await server.start();
   const signal = await new Promise<string>((resolve) => {

@@ -164,4 +164,6 @@ export interface Platform {
   /** Starts the SQLite store's flusher thread (fsyncs and checkpoints off the event loop). */
   readonly startSqliteFlusher: StartSqliteFlusher;
   readonly serveHttp: (options: ServeHttpOptions) => Promise<HttpServer>;
+  /** A full garbage collection, where the runtime offers one (see BurstCollector). */
+  readonly collectGarbage?: () => void;
 }

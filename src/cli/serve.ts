@@ -72,7 +72,7 @@ export async function serve(config: Config, platform: Platform, io: CliIo): Prom
         maxOutputBytes: config.maxOutputBytes,
         outboxMaxAgeMs: config.outboxMaxAgeMs,
       },
-      { net: platform.net, kv, log, identity },
+      { net: platform.net, kv, log, identity, collectGarbage: platform.collectGarbage },
     );
     try {
       await server.start();

@@ -8,6 +8,7 @@ import type { Registry } from "./registry.ts";
 import type { Router } from "./router.ts";
 import type { Session } from "./session.ts";
 import type { Federation } from "../federation/federation.ts";
+import type { BurstCollector } from "./burst-collector.ts";
 
 /** Settings the sessions read (a subset of the configuration). */
 export interface SessionOptions {
@@ -41,4 +42,6 @@ export interface ServerContext {
   readonly log: Logger;
   /** Set when this server federates (it has an identity key). */
   readonly federation: Federation | null;
+  /** Told of every login, when the runtime can collect garbage after a burst of them. */
+  readonly loginBurst: BurstCollector | null;
 }

@@ -25,6 +25,7 @@ const REFUSED = encode({ type: PayloadType.Error, code: ErrorCode.Unavailable })
 import { Federation } from "../federation/federation.ts";
 import type { ServerIdentity } from "../federation/identity.ts";
 import type { PeerRecord } from "../federation/peers.ts";
+import { BurstCollector } from "./burst-collector.ts";
 
 export interface ServerOptions {
   readonly domain: string;
@@ -61,6 +62,8 @@ export interface ServerDeps {
   readonly log?: Logger;
   /** This server's Ed25519 key; without it the server does not federate. */
   readonly identity?: ServerIdentity;
+  /** The runtime's full garbage collection, run after a burst of logins (BurstCollector). */
+  readonly collectGarbage?: () => void;
 }
 
 export class SolecServer {
@@ -74,6 +77,7 @@ export class SolecServer {
   #router: Router | null = null;
   #federation: Federation | null = null;
   #authDeadlines: FifoDeadlines<Session>;
+  readonly #burst: BurstCollector | null;
   #listener: Listener | null = null;
   readonly #sessions = new Set<Session>();
   #acceptLoop: Promise<void> | null = null;
@@ -101,6 +105,13 @@ export class SolecServer {
       channelAutoCreate: opts.channelAutoCreate ?? true,
     };
     this.#authDeadlines = new FifoDeadlines(this.#options.authTimeoutMs);
+    const collect = deps.collectGarbage;
+    this.#burst = collect === undefined ? null : new BurstCollector(() => {
+      const started = performance.now();
+      collect();
+      const ms = Math.round(performance.now() - started);
+      this.log.debug("garbage collected after a burst of logins", { ms });
+    });
   }
 
   /** Federation state, when the server has an identity. */
@@ -170,6 +181,7 @@ export class SolecServer {
       metrics: this.metrics,
       log: this.log,
       federation: this.#federation,
+      loginBurst: this.#burst,
     };
     this.#listener = await this.deps.net.listen({
       hostname: this.opts.host,
@@ -228,6 +240,7 @@ export class SolecServer {
     }
     this.#federation?.stop();
     this.#authDeadlines.clear();
+    this.#burst?.stop();
     await this.commits.drained();
     for (const s of this.#sessions) s.close();
   }

@@ -661,6 +661,7 @@ export class Session implements Requester, ReadSink, Expirable {
     this.loggingIn = true;
     this.writer.beginSequence();
     ctx.registry.add(this);
+    ctx.loginBurst?.loginSeen();
     ctx.log.debug("login", { remote: ip, user: addr.full });
     try {
       await ctx.router.drainInbox(addr.full);

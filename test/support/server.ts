@@ -42,6 +42,8 @@ export async function startServer(
     wrapKv?: (kv: Kv) => Kv;
     /** Makes the server federate. */
     identity?: ServerIdentity;
+    /** The runtime's garbage collection (see BurstCollector). */
+    collectGarbage?: () => void;
   } = {},
 ): Promise<TestServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "solec-test-"));
@@ -56,7 +58,12 @@ export async function startServer(
       passwordCost: TEST_PASSWORD_COST,
       ...options,
     },
-    { net: platform.net, kv: serverKv, identity: options.identity },
+    {
+      net: platform.net,
+      kv: serverKv,
+      identity: options.identity,
+      collectGarbage: options.collectGarbage,
+    },
   );
   await server.start();
   const port = server.addr.port;

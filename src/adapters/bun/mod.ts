@@ -1,5 +1,6 @@
 /** The Bun platform: entry points import this statically. */
 import type { Platform } from "../../platform.ts";
+import { collectGarbage } from "./gc.ts";
 import { serveHttp } from "./http.ts";
 import { net } from "./net.ts";
 import { openSqlite, startSqliteFlusher } from "./sqlite.ts";
@@ -10,4 +11,5 @@ export const platform: Platform = {
   openSqlite,
   startSqliteFlusher,
   serveHttp,
+  collectGarbage,
 };

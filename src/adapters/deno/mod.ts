@@ -1,6 +1,7 @@
 /** The Deno platform: entry points import this statically. */
 import type { Platform } from "../../platform.ts";
 import { setSlabAllocation } from "../../alloc.ts";
+import { collectGarbage } from "./gc.ts";
 import { serveHttp } from "./http.ts";
 import { net } from "./net.ts";
 import { openSqlite, startSqliteFlusher } from "./sqlite.ts";
@@ -15,4 +16,5 @@ export const platform: Platform = {
   openSqlite,
   startSqliteFlusher,
   serveHttp,
+  collectGarbage,
 };
