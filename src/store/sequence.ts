@@ -5,10 +5,18 @@ import { SEQ_KEY } from "./keys.ts";
  * Arrival sequence numbers for history and inbox keys: strictly increasing
  * within a process and across restarts, handed out synchronously.
  *
- * Numbers are reserved from the store in blocks (one atomic `sum` per block),
+ * Numbers are reserved from the store in blocks (one checked `set` per block),
  * so the hot path never waits for the store; the next block is fetched in the
  * background when the current one runs low. A crash wastes at most the rest of
  * one block, never reuses a number.
+ *
+ * A block is used as soon as its reservation is applied, not once it is durable:
+ * every write that carries one of its numbers is committed after the reservation,
+ * and a store's commits become durable in order (SQLite's WAL: an fsync covers every
+ * transaction written before it), so no number outlives its reservation in a crash.
+ * Waiting for durability instead let a slow fsync (a kernel writing back a large
+ * WAL; a busy core) outlast half a block at full speed, and every message then
+ * failed until the reservation landed.
  */
 export class SequenceAllocator {
   #next = 0;
@@ -63,9 +71,12 @@ export class SequenceAllocator {
       const cur = await this.kv.get<bigint>(SEQ_KEY);
       const start = cur.value ?? 0n;
       const end = start + BigInt(this.block);
-      const res = await this.kv.atomic().check({ key: SEQ_KEY, versionstamp: cur.versionstamp })
-        .set(SEQ_KEY, end).commit();
-      if (res.ok) return { start: Number(start) + 1, end: Number(end) + 1 };
+      const applied = Promise.withResolvers<boolean>();
+      this.kv.atomic().check({ key: SEQ_KEY, versionstamp: cur.versionstamp })
+        .set(SEQ_KEY, end).commit({ onApplied: () => applied.resolve(true) })
+        // A store that does not report `onApplied` has applied once it resolves.
+        .then((res) => applied.resolve(res.ok), applied.reject);
+      if (await applied.promise) return { start: Number(start) + 1, end: Number(end) + 1 };
     }
   }
 }
