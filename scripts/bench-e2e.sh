@@ -128,7 +128,9 @@ copy="$RUN_DIR/$1.\$\$.db"
 cp "$DB" "\$copy"
 sync
 cd "$ROOT"
-exec $2
+# run-anchors.sh truncates its log per run: keep every run's server output here.
+echo "=== \$(date -u +%FT%TZ) pid \$\$" >>"$RUN_DIR/$1.log"
+exec $2 >>"$RUN_DIR/$1.log" 2>&1
 EOF
   chmod +x "$RUN_DIR/$1.sh"
 }
@@ -150,7 +152,7 @@ nt=$(wc -w <<<"$TARGETS")
 ns=$(wc -w <<<"$SCENARIOS")
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-$((REPS * nt * ns * 140 + 600))}
 log "targets: $TARGETS; scenarios: $SCENARIOS; reps: $REPS; results: $OUT"
-log "bounded by $BENCH_TIMEOUT s; server logs in /tmp/solec-bench/<target>.log"
+log "bounded by $BENCH_TIMEOUT s; server logs in /tmp/solec-bench/<target>.log (solec: every run's in $RUN_DIR/<target>.log)"
 status=0
 TARGETS=$TARGETS SCENARIOS=$SCENARIOS REPS=$REPS OUT=$OUT SOLEC_ADDR=127.0.0.1:$SOLEC_PORT \
   timeout "$BENCH_TIMEOUT" bash "$WORK/bench/run-anchors.sh" || status=$?
