@@ -111,7 +111,7 @@ export class SolecServer {
       collect();
       const ms = Math.round(performance.now() - started);
       this.log.debug("garbage collected after a burst of logins", { ms });
-    });
+    }, () => this.metrics.bytesReceived);
   }
 
   /** Federation state, when the server has an identity. */

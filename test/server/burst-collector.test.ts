@@ -1,6 +1,7 @@
 /**
  * The collection after a burst of logins: once per burst, only after logins
- * stop, never for a trickle, never after stop(); and a real server wires it up.
+ * stop and input goes quiet, never for a trickle, never after stop(); and a
+ * real server wires it up.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -12,7 +13,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe("BurstCollector", () => {
   it("collects once per burst, after no login for the quiet time", async () => {
     let runs = 0;
-    const c = new BurstCollector(() => runs++, 200, 5);
+    const c = new BurstCollector(() => runs++, () => 0, 200, 5);
     for (let i = 0; i < 4; i++) c.loginSeen();
     await sleep(300);
     assert.equal(runs, 0, "4 logins are not a burst");
@@ -32,7 +33,7 @@ describe("BurstCollector", () => {
 
   it("counts afresh after a collection and does nothing after stop()", async () => {
     let runs = 0;
-    const c = new BurstCollector(() => runs++, 30, 3);
+    const c = new BurstCollector(() => runs++, () => 0, 30, 3);
     for (let i = 0; i < 3; i++) c.loginSeen();
     await sleep(80);
     assert.equal(runs, 1);
@@ -43,6 +44,21 @@ describe("BurstCollector", () => {
     c.stop();
     await sleep(80);
     assert.equal(runs, 1, "stopped");
+  });
+
+  it("waits while the server's input keeps flowing", async () => {
+    let runs = 0;
+    let received = 0;
+    const c = new BurstCollector(() => runs++, () => received, 100, 3, 600);
+    for (let i = 0; i < 3; i++) c.loginSeen();
+    for (let i = 0; i < 15; i++) {
+      received += 700; // every 20 ms: over 600 in any 100 ms
+      await sleep(20);
+    }
+    assert.equal(runs, 0, "not while traffic flows");
+    await sleep(300);
+    assert.equal(runs, 1, "once it stops");
+    c.stop();
   });
 
   it("runs in a server after 100 logins, once they stop", async () => {
