@@ -496,7 +496,7 @@ export class Router {
     const delivered = () => {
       if (origin === null) this.counters.channel++;
       else this.counters.inbound++;
-      this.fanOut(channel, frame, from);
+      this.fanOut(members, frame, from);
     };
     return {
       done: this.commits.submit(mutations, delivered).then(() => {
@@ -506,10 +506,13 @@ export class Router {
     };
   }
 
-  /** Pushes a channel message to every local member connection except `except`. */
-  fanOut(channel: string, frame: Uint8Array, except: Deliverable | null): void {
-    const members = this.#members.get(channel)?.members;
-    if (!members) return;
+  /**
+   * Pushes a channel message to every local member connection except `except`.
+   * `members` is the set the message was checked against (the live one: joins and
+   * leaves since then count), not a cache lookup, which finds no set while a
+   * re-created channel's members load.
+   */
+  fanOut(members: ReadonlySet<string>, frame: Uint8Array, except: Deliverable | null): void {
     for (const user of members) {
       const sessions = this.registry.sessions(user);
       if (sessions === undefined) continue;
