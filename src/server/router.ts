@@ -148,8 +148,6 @@ export interface RouterCounters {
  */
 interface MemberCache {
   readonly versionstamp: string;
-  /** Null while loading. */
-  members: Set<string> | null;
   readonly loaded: Promise<Set<string>>;
   /** `batchNow()` time until which the record is not read again (see CHANNEL_RECHECK_MS). */
   checkedUntil: number;
@@ -529,7 +527,7 @@ export class Router {
    */
   async members(channel: string, recheck = false): Promise<Set<string> | null> {
     const known = this.#members.get(channel);
-    if (!recheck && known?.members && known.checkedUntil > batchNow()) return known.members;
+    if (!recheck && known !== undefined && known.checkedUntil > batchNow()) return known.loaded;
     const record = await this.store.kv.get(channelKey(channel));
     const versionstamp = record.versionstamp;
     if (versionstamp === null) {
@@ -540,12 +538,11 @@ export class Router {
     if (cached !== undefined && cached.versionstamp >= versionstamp) {
       // Same version (or a newer one another caller already saw).
       cached.checkedUntil = batchNow() + CHANNEL_RECHECK_MS;
-      return cached.members ?? await cached.loaded;
+      return cached.loaded;
     }
     const entry: MemberCache = {
       versionstamp,
-      members: null,
-      loaded: this.store.channels.members(channel).then((list) => entry.members = new Set(list)),
+      loaded: this.store.channels.members(channel).then((list) => new Set(list)),
       checkedUntil: batchNow() + CHANNEL_RECHECK_MS,
     };
     this.#members.set(channel, entry);
