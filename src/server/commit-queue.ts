@@ -23,6 +23,17 @@ export interface CommitJob {
   failed(error: unknown): void;
 }
 
+/**
+ * Writes once per transaction, after all its jobs: rows that several jobs
+ * share (see `HistoryPacker`).
+ */
+export interface BatchWriter {
+  /** Adds the batch's writes; returns how many (for metrics). */
+  finish(atomic: AtomicOperation): number;
+  /** The transaction failed while being written: forget what it collected. */
+  discard(): void;
+}
+
 /** `submit()`'s job: a list of mutations and a promise. */
 class MutationJob implements CommitJob {
   constructor(
@@ -71,6 +82,7 @@ export class CommitQueue {
   /** Started transactions, oldest first. */
   #flights: Flight[] = [];
   #idle: (() => void)[] = [];
+  readonly #writers: BatchWriter[] = [];
   /** Transactions committed and mutations in them, for metrics. */
   commits = 0;
   mutations = 0;
@@ -81,6 +93,11 @@ export class CommitQueue {
     /** A job's completion handler threw: a bug, reported without stopping the queue. */
     private readonly onJobError: (e: unknown) => void = (e) => console.error(e),
   ) {}
+
+  /** Adds a writer that every transaction calls after its jobs have written. */
+  addBatchWriter(writer: BatchWriter): void {
+    this.#writers.push(writer);
+  }
 
   /** Queues `job` for the next group commit. */
   enqueue(job: CommitJob): void {
@@ -136,6 +153,7 @@ export class CommitQueue {
       try {
         const atomic = this.kv.atomic();
         for (let i = 0; i < jobs.length; i++) flight.count += jobs[i].write(atomic);
+        for (const w of this.#writers) flight.count += w.finish(atomic);
         commit = atomic.commit({
           onApplied: () => {
             flight.applied = true;
@@ -143,6 +161,7 @@ export class CommitQueue {
           },
         });
       } catch (e) {
+        for (const w of this.#writers) w.discard();
         commit = Promise.reject(e);
       }
       commit.then(

@@ -24,12 +24,13 @@ import {
   channelKey,
   contactKey,
   conversation,
+  conversationId,
   del,
+  HistoryPacker,
   inboxKey,
   joinedKey,
   type Mutation,
   packedConversation,
-  packedHistoryKey,
   REMOTE_MEMBERS,
   remoteMemberKey,
   set as set_,
@@ -60,6 +61,8 @@ interface Pair {
   readonly source: string;
   readonly target: string;
   readonly history: PackedKey;
+  /** `conversationId(source, target)`: the same for both directions. */
+  readonly conversation: string;
   /** `batchNow()` time until which the "allowed" verdict holds (0: not cached). */
   readonly until: number;
 }
@@ -77,7 +80,7 @@ class DirectJob implements CommitJob {
   constructor(
     private readonly router: Router,
     readonly pair: Pair,
-    private readonly key: PackedKey,
+    private readonly ts: number,
     private readonly seq: number,
     readonly frame: Uint8Array,
     readonly online: boolean,
@@ -87,10 +90,21 @@ class DirectJob implements CommitJob {
   ) {}
 
   write(atomic: AtomicOperation): number {
-    if (!this.inboxOnly) atomic.set(this.key, this.frame);
-    if (this.online && !this.inboxOnly) return 1;
+    if (!this.inboxOnly) {
+      // The history row is written by the packer once the batch is complete.
+      const pair = this.pair;
+      this.router.packer.add(
+        atomic,
+        pair.conversation,
+        pair.history,
+        this.ts,
+        this.seq,
+        this.frame,
+      );
+      if (this.online) return 0;
+    }
     atomic.set(inboxKey(this.pair.target, this.seq), this.frame);
-    return this.inboxOnly ? 1 : 2;
+    return 1;
   }
 
   applied(): void {
@@ -183,6 +197,8 @@ export class Router {
    */
   readonly #allowed = new Map<string, Map<string, Pair>>();
   #allowedCount = 0;
+  /** @internal DirectJob: packs direct messages into history rows per transaction. */
+  readonly packer = new HistoryPacker();
 
   constructor(
     private readonly options: RouterOptions,
@@ -191,7 +207,9 @@ export class Router {
     private readonly seq: SequenceAllocator,
     private readonly registry: Registry,
     private readonly log: Logger,
-  ) {}
+  ) {
+    commits.addBatchWriter(this.packer);
+  }
 
   #isLocal(a: Address): boolean {
     return a.domain === this.options.domain;
@@ -322,6 +340,7 @@ export class Router {
       source,
       target,
       history: packedConversation(source, target),
+      conversation: conversationId(source, target),
       until: batchNow() + ALLOWED_TTL_MS,
     };
     let targets = this.#allowed.get(source);
@@ -362,7 +381,7 @@ export class Router {
       new DirectJob(
         this,
         pair,
-        packedHistoryKey(pair.history, ts, seq),
+        ts,
         seq,
         frame,
         online,
@@ -385,6 +404,7 @@ export class Router {
       source,
       target,
       history: packedConversation(source, target),
+      conversation: conversationId(source, target),
       until: 0,
     };
     this.#queueDirect(pair, ts, frame, null, 0, waiter);

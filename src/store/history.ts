@@ -1,8 +1,34 @@
 import type { Kv, KvKey } from "../kv/kv.ts";
+import { HEADER_SIZE } from "../protocol/constants.ts";
 import { historyKey } from "./keys.ts";
 import { type Mutation, set } from "./mutation.ts";
 
-/** Conversation history: encoded Message frames keyed by (timestamp, arrival). */
+/**
+ * The Message frames of one history row, in arrival order. A row holds one or
+ * more frames back to back, all with the row's timestamp (see `HistoryPacker`);
+ * each frame's header gives its length.
+ */
+export function historyFrames(row: Uint8Array): Uint8Array[] {
+  const end = row.length;
+  const first = HEADER_SIZE + ((row[1] << 8) | row[2]);
+  if (first === end) return [row];
+  const out: Uint8Array[] = [];
+  let at = 0;
+  while (at < end) {
+    const next = at + HEADER_SIZE + ((row[at + 1] << 8) | row[at + 2]);
+    if (at + HEADER_SIZE > end || next > end) {
+      throw new Error(`corrupt history row: a frame at byte ${at} runs past its end (${end})`);
+    }
+    out.push(row.subarray(at, next));
+    at = next;
+  }
+  return out;
+}
+
+/**
+ * Conversation history: rows of encoded Message frames keyed by (timestamp,
+ * arrival number of the row's first message).
+ */
 export class History {
   constructor(private readonly kv: Kv) {}
 
@@ -16,8 +42,9 @@ export class History {
    */
   async contains(conv: KvKey, timestamp: number, frame: Uint8Array): Promise<boolean> {
     for await (const e of this.kv.list<Uint8Array>({ prefix: [...conv, timestamp] })) {
-      const v = e.value;
-      if (v.length === frame.length && v.every((b, i) => b === frame[i])) return true;
+      for (const v of historyFrames(e.value)) {
+        if (v.length === frame.length && v.every((b, i) => b === frame[i])) return true;
+      }
     }
     return false;
   }
@@ -31,16 +58,21 @@ export class History {
     const out: Uint8Array[] = [];
     let skipped = 0;
     // Keys are [...conv, ts, seq]; starting at ts = since + 1 selects ts > since.
+    // A row holds at least one message, so offset + count rows are always enough.
     const iter = this.kv.list<Uint8Array>(
       { prefix: conv, start: [...conv, since + 1] },
       { reverse: true, limit: offset + count, batchSize: Math.min(1000, offset + count) },
     );
     for await (const e of iter) {
-      if (skipped < offset) {
-        skipped++;
-        continue;
+      const frames = historyFrames(e.value);
+      for (let i = frames.length - 1; i >= 0; i--) {
+        if (skipped < offset) {
+          skipped++;
+          continue;
+        }
+        out.push(frames[i]);
+        if (out.length === count) return out.reverse();
       }
-      out.push(e.value);
     }
     return out.reverse();
   }

@@ -9,8 +9,8 @@
  *   ["rmembers", channel, user]              → joined-at ms (local members of a remote channel)
  *   ["outbox", peer, seq]                    → OutboxEntry (durable queue to a peer server)
  *   ["peers", domain]                        → PeerRecord (src/federation/peers.ts)
- *   ["history", "channel", channel, ts, seq] → encoded Message frame
- *   ["history", "direct", a, b, ts, seq]     → encoded Message frame (a < b)
+ *   ["history", "channel", channel, ts, seq] → encoded Message frame(s)
+ *   ["history", "direct", a, b, ts, seq]     → encoded Message frame(s) (a < b)
  *   ["inbox", user, seq]                     → encoded Message frame
  *   ["meta", "seq"]                          → bigint, high-water mark of reserved sequence numbers
  *
@@ -18,6 +18,8 @@
  * (timestamp, seq) so a reverse range scan gives "newest first, later arrival
  * first on ties" (spec §6) without sorting. Messages are stored as their
  * encoded frames: replaying history or an inbox sends stored bytes as they are.
+ * A history row may hold several messages with its timestamp, back to back in
+ * arrival order; `seq` is then the first one's (see `HistoryPacker`).
  */
 import type { KvKey } from "../kv/kv.ts";
 import { type PackedKey, packKey, packKeyWithNumbers } from "../kv/key-codec.ts";
@@ -58,6 +60,8 @@ export function conversation(a: string, b?: string): KvKey {
   if (b === undefined) return ["history", "channel", a];
   return a < b ? ["history", "direct", a, b] : ["history", "direct", b, a];
 }
+/** Names a direct conversation the same way from both sides (see `HistoryPacker`). */
+export const conversationId = (a: string, b: string): string => a < b ? `${a} ${b}` : `${b} ${a}`;
 export const historyKey = (conv: KvKey, ts: number, seq: number): KvKey => [...conv, ts, seq];
 /** A direct conversation's history prefix, encoded once (hot path: see `packedHistoryKey`). */
 export const packedConversation = (a: string, b: string): PackedKey => packKey(conversation(a, b));

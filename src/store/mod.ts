@@ -1,13 +1,14 @@
 import type { Kv } from "../kv/kv.ts";
 import { Channels } from "./channels.ts";
 import { Contacts } from "./contacts.ts";
-import { History } from "./history.ts";
+import { History, historyFrames } from "./history.ts";
 import { Inbox } from "./inbox.ts";
 import { Users } from "./users.ts";
 
 export * from "./keys.ts";
 export * from "./mutation.ts";
-export { Channels, Contacts, History, Inbox, Users };
+export { Channels, Contacts, History, historyFrames, Inbox, Users };
+export { HistoryPacker } from "./history-packer.ts";
 export { SequenceAllocator } from "./sequence.ts";
 
 /** All repositories over one store. Nothing above this knows which backend runs. */

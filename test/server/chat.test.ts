@@ -9,6 +9,7 @@ import type { SolecClient } from "../../src/client/client.ts";
 import { startServer, type TestServer } from "../support/server.ts";
 import { next, rejectsWith } from "../support/expect.ts";
 import { FaultyKv } from "../support/faulty-kv.ts";
+import { conversation } from "../../src/store/mod.ts";
 
 /** Asserts nothing is pushed within `ms` (a ping round trip proves the server is idle). */
 async function nothingPushed(c: SolecClient): Promise<void> {
@@ -121,6 +122,48 @@ describe("direct messages", () => {
     assert.deepEqual(hb, ha);
     a.close();
     b.close();
+  });
+  it("packs a burst into shared history rows and reads it back in arrival order", async () => {
+    const a1 = await t.login(alice);
+    const a2 = await t.login(alice);
+    const b1 = await t.login(bob);
+    const ts = 1850000000000;
+    const stampOf = (content: string) =>
+      content.startsWith("b") && Number(content.slice(1)) >= 40 ? ts + 1 : ts;
+    const sends = [];
+    for (let i = 0; i < 60; i++) {
+      sends.push(a1.send(bob, `a${i}`, ts));
+      sends.push(b1.send(alice, `b${i}`, stampOf(`b${i}`)));
+    }
+    await Promise.all(sends);
+    // Alice's other connection hears both directions in the order the server took them.
+    const arrival: string[] = [];
+    for (let i = 0; i < 120; i++) arrival.push((await next(a2)).content);
+    for (let i = 0; i < 60; i++) {
+      await next(a1);
+      await next(b1);
+    }
+    // Spec §6, oldest first: by timestamp, ties in arrival order.
+    const expected = [
+      ...arrival.filter((c) => stampOf(c) === ts),
+      ...arrival.filter((c) => stampOf(c) === ts + 1),
+    ];
+    const contents = (ms: { content: string }[]) => ms.map((m) => m.content);
+    assert.deepEqual(contents(await a1.history(bob, { since: ts - 1, count: 500 })), expected);
+    assert.deepEqual(contents(await b1.history(alice, { since: ts - 1, count: 500 })), expected);
+    assert.deepEqual(
+      contents(await a1.history(bob, { since: ts - 1, count: 7, offset: 25 })),
+      expected.slice(120 - 32, 120 - 25),
+    );
+    // Fewer rows than messages: the burst shared rows.
+    let rows = 0;
+    for (const stamp of [ts, ts + 1]) {
+      for await (
+        const _ of t.server.store.kv.list({ prefix: [...conversation(alice, bob), stamp] })
+      ) rows++;
+    }
+    assert.ok(rows < 120, `${rows} rows for 120 messages`);
+    for (const c of [a1, a2, b1]) c.close();
   });
 });
 

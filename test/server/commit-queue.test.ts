@@ -174,4 +174,52 @@ describe("CommitQueue", () => {
     faulty.failing = true;
     await assert.rejects(q.submit([{ op: "set", key: ["k", "y"], value: 2 }]), /simulated/);
   });
+
+  it("lets batch writers add to each transaction after its jobs, and forget a failed one", async () => {
+    const kv = new MemoryKv();
+    const q = new CommitQueue(kv);
+    const log: string[] = [];
+    const seen: string[] = [];
+    let discarded = 0;
+    q.addBatchWriter({
+      finish(atomic) {
+        // Sees the jobs of its own transaction only, after they wrote.
+        atomic.set(["k", "batch"], seen.join(","));
+        seen.length = 0;
+        return 1;
+      },
+      discard: () => {
+        discarded++;
+        seen.length = 0;
+      },
+    });
+    const noted = (name: string): CommitJob => ({
+      ...job(log, name),
+      write(atomic) {
+        seen.push(name);
+        atomic.set(["k", name], name);
+        return 1;
+      },
+    });
+    q.enqueue(noted("a"));
+    q.enqueue(noted("b"));
+    await q.drained();
+    assert.equal((await kv.get(["k", "batch"])).value, "a,b");
+    assert.equal(q.mutations, 3);
+    // A job whose write throws fails its batch; the writer forgets what it collected.
+    q.enqueue(noted("c"));
+    q.enqueue({
+      ...job(log, "bad"),
+      write() {
+        throw new Error("bad write");
+      },
+    });
+    await q.drained();
+    assert.equal(discarded, 1);
+    assert.ok(log.includes("failed c") && log.includes("failed bad"));
+    q.enqueue(noted("d"));
+    await q.drained();
+    assert.equal((await kv.get(["k", "batch"])).value, "d");
+    assert.equal((await kv.get(["k", "c"])).versionstamp, null);
+  });
 });

@@ -4,7 +4,7 @@
  */
 import type { KvKey } from "../../src/kv/kv.ts";
 import { decodeFrame, PayloadType } from "../../src/protocol/mod.ts";
-import { conversation, inboxOf, OUTBOX } from "../../src/store/mod.ts";
+import { conversation, historyFrames, inboxOf, OUTBOX } from "../../src/store/mod.ts";
 import { withStore } from "./server-process.ts";
 
 /** Contents under a key prefix (stored Message frames), counted. */
@@ -13,10 +13,13 @@ export function contentsUnder(dir: string, prefix: KvKey): Promise<Map<string, n
     const out = new Map<string, number>();
     for await (const e of s.kv.list<Uint8Array>({ prefix })) {
       const v = e.value instanceof Uint8Array ? e.value : (e.value as { frame: Uint8Array }).frame;
-      const p = decodeFrame(v);
-      if (p.type !== PayloadType.Message) continue;
-      const content = p.content.trimEnd(); // padded load (test/support/load.ts)
-      out.set(content, (out.get(content) ?? 0) + 1);
+      // A history row may hold several frames; other values hold one.
+      for (const frame of historyFrames(v)) {
+        const p = decodeFrame(frame);
+        if (p.type !== PayloadType.Message) continue;
+        const content = p.content.trimEnd(); // padded load (test/support/load.ts)
+        out.set(content, (out.get(content) ?? 0) + 1);
+      }
     }
     return out;
   });
