@@ -71,6 +71,9 @@ export interface SqliteKvOptions {
   readonly checkpointEveryMs?: number;
 }
 
+/** Page cache per connection, in KiB (see the constructor). */
+const CACHE_KIB = 8192;
+
 /** A commit that arrived while the WAL is being emptied (see `walRestartFrames`). */
 interface DeferredCommit {
   readonly checks: readonly RawCheck[];
@@ -176,6 +179,11 @@ class SqliteEngine implements KvEngine {
       db.exec(`PRAGMA busy_timeout = ${busy}`);
       db.exec("PRAGMA journal_mode = WAL");
       db.exec(`PRAGMA synchronous = ${SYNCHRONOUS[synchronous]}`);
+      // 8 MiB of page cache rather than SQLite's 2 MiB: a history row of several messages
+      // spills into overflow pages, which every insert beside it reads again to compare
+      // keys; with the small cache those reads went to the file (8 % of the server's time
+      // at full speed, Bun + 50 pairs; 1.5 % with this).
+      db.exec(`PRAGMA cache_size = -${CACHE_KIB}`);
       db.exec("BEGIN IMMEDIATE");
       try {
         db.exec(
