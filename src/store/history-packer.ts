@@ -21,6 +21,14 @@ interface OpenRow {
   bytes: number;
 }
 
+/** A conversation's place in the packer: its open row in the current transaction. */
+interface Slot {
+  row: OpenRow | null;
+}
+
+/** Conversations remembered before the slot map starts over (between transactions). */
+export const MAX_SLOTS = 65_536;
+
 /**
  * Packs one transaction's direct messages into history rows: consecutive
  * messages of a conversation with the same timestamp share one row, keyed by
@@ -41,7 +49,16 @@ interface OpenRow {
  * by the prefix object, which two directions of a conversation hold separately.
  */
 export class HistoryPacker {
-  readonly #open = new Map<string, OpenRow>();
+  /**
+   * Conversation id → its slot, kept across transactions. Nothing here is cleared per
+   * transaction: V8 gives a cleared Map a new table in the old generation when the Map
+   * is old, and one per commit made old-generation collections pause the event loop
+   * every 1-2 s (Deno + memory store at 5,000 msg/s: p99 0.9 → 2-5 ms).
+   */
+  readonly #slots = new Map<string, Slot>();
+  /** Slots with an open row in this transaction: [0, #touchedCount). */
+  readonly #touched: (Slot | null)[] = [];
+  #touchedCount = 0;
   #rows = 0;
 
   /** Adds one message of the transaction being written into `atomic`. */
@@ -53,22 +70,37 @@ export class HistoryPacker {
     seq: number,
     frame: Uint8Array,
   ): void {
-    const row = this.#open.get(id);
-    if (row !== undefined) {
+    let slot = this.#slots.get(id);
+    if (slot === undefined) {
+      // Only between transactions: a slot forgotten while its row is open would give its
+      // conversation a second open row.
+      if (this.#slots.size >= MAX_SLOTS && this.#touchedCount === 0) this.#slots.clear();
+      this.#slots.set(id, slot = { row: null });
+    }
+    const row = slot.row;
+    if (row !== null) {
       if (row.ts === ts && row.bytes + frame.length <= MAX_ROW_BYTES) {
         row.frames.push(frame);
         row.bytes += frame.length;
         return;
       }
       this.#write(atomic, row);
+    } else {
+      this.#touched[this.#touchedCount++] = slot;
     }
-    this.#open.set(id, { conv, ts, seq, frames: [frame], bytes: frame.length });
+    slot.row = { conv, ts, seq, frames: [frame], bytes: frame.length };
   }
 
   /** Writes the rows still open into `atomic`; returns how many rows this transaction got. */
   finish(atomic: AtomicOperation): number {
-    for (const row of this.#open.values()) this.#write(atomic, row);
-    this.#open.clear();
+    const touched = this.#touched;
+    for (let i = 0; i < this.#touchedCount; i++) {
+      const slot = touched[i] as Slot;
+      this.#write(atomic, slot.row as OpenRow);
+      slot.row = null;
+      touched[i] = null;
+    }
+    this.#touchedCount = 0;
     const rows = this.#rows;
     this.#rows = 0;
     return rows;
@@ -76,7 +108,12 @@ export class HistoryPacker {
 
   /** Forgets a transaction that failed while it was being written. */
   discard(): void {
-    this.#open.clear();
+    const touched = this.#touched;
+    for (let i = 0; i < this.#touchedCount; i++) {
+      (touched[i] as Slot).row = null;
+      touched[i] = null;
+    }
+    this.#touchedCount = 0;
     this.#rows = 0;
   }
 

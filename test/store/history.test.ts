@@ -17,7 +17,7 @@ import {
   historyFrames,
   HistoryPacker,
 } from "../../src/store/mod.ts";
-import { MAX_ROW_BYTES } from "../../src/store/history-packer.ts";
+import { MAX_ROW_BYTES, MAX_SLOTS } from "../../src/store/history-packer.ts";
 import { openSqliteForRuntime, tempSqliteFile } from "../support/kv-backends.ts";
 import { Rng } from "../support/soak-kit.ts";
 
@@ -97,6 +97,29 @@ describe("HistoryPacker", () => {
     assert.equal(p.finish(atomic), 6);
     for (const s of sets) assert.ok(s.value.length <= MAX_ROW_BYTES);
     assert.deepEqual(sets.map((s) => historyFrames(s.value).length), [1, 1, 1, 2, 2, 2]);
+  });
+
+  it("keeps one open row per conversation while its map of conversations starts over", () => {
+    const p = new HistoryPacker();
+    const frame = encodeMessage(A, B, T, "x");
+    // More conversations in one transaction than the map keeps: it must not start over
+    // in the middle (the first conversation would then get a second row).
+    const first = recorder();
+    p.add(first.atomic, "first", ab, T, 1, frame);
+    for (let i = 0; i < MAX_SLOTS + 10; i++) p.add(first.atomic, `c${i}`, ab, T, 2 + i, frame);
+    p.add(first.atomic, "first", ab, T, MAX_SLOTS + 20, frame);
+    assert.equal(p.finish(first.atomic), MAX_SLOTS + 11);
+    assert.equal(
+      historyFrames(first.sets.find((s) => s.value.length > frame.length)!.value).length,
+      2,
+    );
+    // Between transactions it may start over; packing goes on as before.
+    const next = recorder();
+    p.add(next.atomic, "new", ab, T, MAX_SLOTS + 30, frame);
+    p.add(next.atomic, "first", ab, T, MAX_SLOTS + 31, frame);
+    p.add(next.atomic, "new", ab, T, MAX_SLOTS + 32, frame);
+    assert.equal(p.finish(next.atomic), 2);
+    assert.deepEqual(next.sets.map((s) => historyFrames(s.value).length), [2, 1]);
   });
 
   it("forgets a failed batch", () => {
