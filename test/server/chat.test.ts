@@ -123,6 +123,7 @@ describe("direct messages", () => {
     a.close();
     b.close();
   });
+
   it("packs a burst into shared history rows and reads it back in arrival order", async () => {
     const a1 = await t.login(alice);
     const a2 = await t.login(alice);
