@@ -67,6 +67,16 @@ interface Pair {
   readonly until: number;
 }
 
+function newPair(source: string, target: string, until: number): Pair {
+  return {
+    source,
+    target,
+    history: packedConversation(source, target),
+    conversation: conversationId(source, target),
+    until,
+  };
+}
+
 /**
  * One direct message on its way through a group commit: the history entry,
  * plus the inbox entry when the target is offline. One object per message,
@@ -336,13 +346,7 @@ export class Router {
       this.#allowed.clear();
       this.#allowedCount = 0;
     }
-    const pair: Pair = {
-      source,
-      target,
-      history: packedConversation(source, target),
-      conversation: conversationId(source, target),
-      until: batchNow() + ALLOWED_TTL_MS,
-    };
+    const pair = newPair(source, target, batchNow() + ALLOWED_TTL_MS);
     let targets = this.#allowed.get(source);
     if (targets === undefined) this.#allowed.set(source, targets = new Map());
     if (!targets.has(target)) this.#allowedCount++;
@@ -400,13 +404,7 @@ export class Router {
    */
   storeDirect(source: string, target: string, ts: number, frame: Uint8Array): Promise<void> {
     const waiter = Promise.withResolvers<void>();
-    const pair: Pair = {
-      source,
-      target,
-      history: packedConversation(source, target),
-      conversation: conversationId(source, target),
-      until: 0,
-    };
+    const pair = newPair(source, target, 0);
     this.#queueDirect(pair, ts, frame, null, 0, waiter);
     return waiter.promise;
   }

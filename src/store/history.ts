@@ -10,8 +10,6 @@ import { type Mutation, set } from "./mutation.ts";
  */
 export function historyFrames(row: Uint8Array): Uint8Array[] {
   const end = row.length;
-  const first = HEADER_SIZE + ((row[1] << 8) | row[2]);
-  if (first === end) return [row];
   const out: Uint8Array[] = [];
   let at = 0;
   while (at < end) {
@@ -19,6 +17,7 @@ export function historyFrames(row: Uint8Array): Uint8Array[] {
     if (at + HEADER_SIZE > end || next > end) {
       throw new Error(`corrupt history row: a frame at byte ${at} runs past its end (${end})`);
     }
+    if (at === 0 && next === end) return [row]; // one message: the row itself, no view
     out.push(row.subarray(at, next));
     at = next;
   }
