@@ -76,6 +76,11 @@ function diskFamilies(disk: KvStoreStats | undefined): MetricFamily[] {
       "Time commits were held while the WAL was emptied for a restart.",
       disk.commitHoldSeconds,
     ),
+    counter(
+      "solec_store_fsyncs_total",
+      "Fsyncs of the SQLite WAL that made commits durable (each covers every commit before it).",
+      disk.fsyncs,
+    ),
   ];
 }
 

@@ -152,6 +152,8 @@ export interface KvStoreStats {
   readonly walFrames: number;
   /** Total time commits were held while the WAL was emptied. */
   readonly commitHoldSeconds: number;
+  /** Fsyncs of the WAL that made commits durable (one covers every commit written before it). */
+  readonly fsyncs: number;
 }
 
 export interface Kv {

@@ -5,6 +5,7 @@
  *   memory:                                   in-process, lost on exit
  *   sqlite:PATH                               SQLite file (created when missing)
  *   sqlite:PATH?synchronous=normal|full|off   … with SQLite's durability setting
+ *   sqlite:PATH?sync_interval_ms=N            … at most one WAL fsync per N ms (default 2)
  *
  * `sqlite://PATH` is accepted too (`sqlite:///var/lib/solec.db` is the absolute path).
  */
@@ -57,12 +58,22 @@ function openSqliteStore(rest: string, url: string, deps: OpenKvDeps): Kv {
     throw new Error(`invalid store "${url}": sqlite: needs a file path, e.g. sqlite:./solec.db`);
   }
   let synchronous: SqliteSynchronous | undefined;
+  let syncIntervalMs: number | undefined;
   for (const [name, value] of params) {
+    if (name === "sync_interval_ms") {
+      if (!/^\d{1,4}(\.\d+)?$/.test(value) || Number(value) > 1000) {
+        throw new Error(
+          `invalid store "${url}": sync_interval_ms must be a number of milliseconds from 0 to 1000, not "${value}"`,
+        );
+      }
+      syncIntervalMs = Number(value);
+      continue;
+    }
     if (name !== "synchronous") {
       throw new Error(
         `invalid store "${url}": unknown option "${name}" (supported: synchronous=${
           SYNCHRONOUS_MODES.join("|")
-        })`,
+        }, sync_interval_ms=N)`,
       );
     }
     const mode = value.toLowerCase() as SqliteSynchronous;
@@ -80,6 +91,7 @@ function openSqliteStore(rest: string, url: string, deps: OpenKvDeps): Kv {
     startFlusher: deps.startSqliteFlusher,
     path,
     synchronous,
+    syncIntervalMs,
   });
 }
 

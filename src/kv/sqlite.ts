@@ -69,10 +69,24 @@ export interface SqliteKvOptions {
   readonly maxCommitHoldMs?: number;
   /** With a flusher: checkpoint at most this often while commits come in; default 200 ms. */
   readonly checkpointEveryMs?: number;
+  /**
+   * With a flusher and "full": start an fsync of the WAL at most this often; default 2 ms.
+   * Commits that finish meanwhile share the next one, so a busy server's disk sees at most
+   * 1000 / syncIntervalMs flushes a second, at the price of up to this much longer waits for
+   * acknowledgements (deliveries never wait for an fsync). 0: each fsync starts as soon as
+   * the previous one returns.
+   */
+  readonly syncIntervalMs?: number;
 }
 
 /** Page cache per connection, in KiB (see the constructor). */
 const CACHE_KIB = 8192;
+
+/** A commit waiting for the fsync that makes it durable. */
+interface SyncWaiter {
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
 
 /** A commit that arrived while the WAL is being emptied (see `walRestartFrames`). */
 interface DeferredCommit {
@@ -128,12 +142,12 @@ class SqliteEngine implements KvEngine {
   /** Commits wait for a WAL fsync before they resolve ("full"). */
   readonly #syncCommits: boolean;
   #walFd: number | null = null;
+  /** Without a flusher: an `fs.fsync` is running, and the commits waiting for the next. */
   #syncRunning = false;
-  #syncWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #syncWaiters: SyncWaiter[] = [];
   #flusher: Flusher | null = null;
-  /** The fsync the flusher is running for the current batch of waiters. */
-  #flusherSyncSeq = 0;
-  #finishSync: ((err: unknown) => void) | null = null;
+  /** With a flusher: commits waiting for an fsync, each with its request number, oldest first. */
+  #flusherWaits: (SyncWaiter & { readonly seq: number })[] = [];
   readonly #walRestartFrames: number;
   /** The checkpoint that catches up before a WAL restart (0: none running). */
   #catchUpCheckpoint = 0;
@@ -145,6 +159,7 @@ class SqliteEngine implements KvEngine {
   #walRestarts = 0;
   #walFrames = 0;
   #holdSeconds = 0;
+  #fsyncs = 0;
   #holdStartedAt = 0;
   readonly #maxHoldMs: number;
   #holdTimer: ReturnType<typeof setTimeout> | undefined;
@@ -170,6 +185,10 @@ class SqliteEngine implements KvEngine {
     const maxHold = options.maxCommitHoldMs ?? 25;
     if (!(maxHold >= 0)) throw new TypeError(`invalid maxCommitHoldMs ${maxHold}`);
     this.#maxHoldMs = maxHold;
+    const syncIntervalMs = options.syncIntervalMs ?? 2;
+    if (!(syncIntervalMs >= 0 && syncIntervalMs <= 1000)) {
+      throw new TypeError(`invalid syncIntervalMs ${syncIntervalMs}`);
+    }
     this.#walPath = `${options.path}-wal`;
     this.#syncCommits = synchronous === "full";
     const db = options.openSqlite(options.path);
@@ -240,9 +259,10 @@ class SqliteEngine implements KvEngine {
         walPath: this.#walPath,
         busyTimeoutMs: busy,
         checkpointEveryMs: options.checkpointEveryMs ?? 200,
+        syncIntervalMs,
       }, {
         synced: (seq, error) => {
-          if (seq === this.#flusherSyncSeq) this.#finishSync?.(error);
+          this.#flusherSynced(seq, error);
         },
         checkpointed: (report) => this.#checkpointed(report),
         failed: (error) => this.#flusherFailed(error),
@@ -285,11 +305,9 @@ class SqliteEngine implements KvEngine {
 
   #flusherFailed(error: Error): void {
     this.#flusher = null;
-    // The fsync it was running may not have happened. One started now covers everything
-    // written so far, so its commits just wait for that one; SQLite checkpoints by itself.
-    const finish = this.#finishSync;
-    this.#finishSync = null;
-    if (finish !== null) this.#fsyncWal(finish);
+    // The fsyncs it was asked for may not have happened. One started now covers everything
+    // written so far, so their commits just wait for that one; SQLite checkpoints by itself.
+    this.#fsyncOnEventLoop(this.#takeFlusherWaits());
     try {
       this.#db.exec("PRAGMA wal_autocheckpoint = 1000");
     } catch {
@@ -317,6 +335,7 @@ class SqliteEngine implements KvEngine {
       checkpoints: this.#checkpoints,
       walRestarts: this.#walRestarts,
       walFrames: this.#walFrames,
+      fsyncs: this.#fsyncs,
       commitHoldSeconds: this.#holdSeconds,
     };
   }
@@ -378,28 +397,48 @@ class SqliteEngine implements KvEngine {
   /** Resolves once everything committed so far is on disk (an fsync of the WAL). */
   #durable(): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#syncWaiters.push({ resolve, reject });
-      if (!this.#syncRunning) this.#startSync();
+      const flusher = this.#flusher;
+      if (flusher !== null) {
+        // Asked at once, even while an fsync runs or the thread waits to start the next
+        // (syncIntervalMs): the thread reads the newest request just before each fsync,
+        // so every commit written by then shares it.
+        this.#flusherWaits.push({ seq: flusher.requestSync(), resolve, reject });
+      } else {
+        this.#fsyncOnEventLoop([{ resolve, reject }]);
+      }
     });
   }
 
-  #startSync(): void {
+  /** The flusher's fsync for request `seq` returned: it covers that request and all before. */
+  #flusherSynced(seq: number, error: Error | null): void {
+    this.#fsyncs++;
+    const waits = this.#flusherWaits;
+    let n = 0;
+    while (n < waits.length && waits[n].seq <= seq) n++;
+    if (n === 0) return;
+    for (const w of waits.splice(0, n)) error === null ? w.resolve() : w.reject(error);
+  }
+
+  #takeFlusherWaits(): SyncWaiter[] {
+    const waits = this.#flusherWaits;
+    this.#flusherWaits = [];
+    return waits;
+  }
+
+  /** Without a flusher: one `fs.fsync` at a time; commits that finish meanwhile share the next. */
+  #fsyncOnEventLoop(waiters: readonly SyncWaiter[]): void {
+    for (const w of waiters) this.#syncWaiters.push(w);
+    if (this.#syncRunning || this.#syncWaiters.length === 0) return;
     const batch = this.#syncWaiters;
     this.#syncWaiters = [];
     this.#syncRunning = true;
-    const finish = (err: unknown) => {
-      this.#finishSync = null;
+    this.#fsyncWal((err) => {
+      this.#fsyncs++;
       this.#syncRunning = false;
       for (const w of batch) err ? w.reject(err) : w.resolve();
       // Commits that finished during this fsync need one that starts after them.
-      if (this.#syncWaiters.length > 0) this.#startSync();
-    };
-    if (this.#flusher !== null) {
-      this.#finishSync = finish;
-      this.#flusherSyncSeq = this.#flusher.requestSync();
-    } else {
-      this.#fsyncWal(finish);
-    }
+      this.#fsyncOnEventLoop([]);
+    });
   }
 
   /** An fsync of the WAL through `fs.fsync` (the runtime's I/O threads). */
@@ -491,16 +530,15 @@ class SqliteEngine implements KvEngine {
     this.#endHold();
     await this.#flusher?.close();
     this.#flusher = null;
-    const finish = this.#finishSync;
-    if (finish !== null) {
-      // Only when the worker had to be abandoned: whether it ran its last fsync is
+    const waits = this.#takeFlusherWaits();
+    if (waits.length > 0) {
+      // Only when the worker had to be abandoned: whether it ran its last fsyncs is
       // unknown, so run one here (closing, so blocking the event loop does not matter).
-      this.#finishSync = null;
       try {
         fsyncSync(this.#walDescriptor());
-        finish(null);
+        for (const w of waits) w.resolve();
       } catch (err) {
-        finish(err);
+        for (const w of waits) w.reject(err);
       }
     }
     if (this.#walFd !== null) closeSync(this.#walFd);

@@ -161,6 +161,7 @@ describe("HTTP app: /metrics", () => {
           walRestarts: 2,
           walFrames: 8300,
           commitHoldSeconds: 0.004,
+          fsyncs: 35,
         },
       },
     });
@@ -229,6 +230,7 @@ describe("HTTP app: /metrics", () => {
         "# TYPE solec_store_wal_frames gauge",
         "solec_store_wal_frames 8300",
         "solec_store_commit_hold_seconds_total 0.004",
+        "solec_store_fsyncs_total 35",
         "# TYPE solec_peer_up gauge",
         'solec_peer_up{peer="b.test"} 1',
         'solec_peer_up{peer="c.test"} 0',

@@ -75,6 +75,7 @@ describe("serverStatus", () => {
       walRestarts: 1,
       walFrames: 120,
       commitHoldSeconds: 0.002,
+      fsyncs: 9,
     };
     const withDisk = serverStatus(server, () => Promise.resolve(), () => false, () => disk);
     assert.deepEqual(withDisk.store(), { commits: 4, writes: 30, disk });

@@ -5,7 +5,11 @@ import { join } from "node:path";
 import { MemoryKv } from "../../src/kv/memory.ts";
 import { openKv } from "../../src/kv/open.ts";
 import { SqliteKv } from "../../src/kv/sqlite.ts";
-import { openSqliteForRuntime, tempSqliteFile } from "../support/kv-backends.ts";
+import {
+  openSqliteForRuntime,
+  startFlusherForRuntime,
+  tempSqliteFile,
+} from "../support/kv-backends.ts";
 
 const deps = { openSqlite: await openSqliteForRuntime() };
 
@@ -42,6 +46,27 @@ describe("openKv", () => {
     }
   });
 
+  it("sqlite:PATH?sync_interval_ms=N spaces the flusher's fsyncs N ms apart", async () => {
+    const file = tempSqliteFile();
+    const withFlusher = { ...deps, startSqliteFlusher: await startFlusherForRuntime() };
+    try {
+      const kv = openKv(`sqlite:${file.path}?synchronous=full&sync_interval_ms=300`, withFlusher);
+      await kv.set(["a"], 1);
+      // The second commit's fsync may start only 300 ms after the first one did.
+      const started = performance.now();
+      await kv.set(["b"], 2);
+      const waited = performance.now() - started;
+      await kv.close();
+      assert.ok(waited >= 200, `acknowledged after ${waited} ms`);
+      // 0 is allowed: each fsync as soon as the last returns.
+      const again = openKv(`sqlite:${file.path}?sync_interval_ms=0.5`, withFlusher);
+      assert.equal((await again.get(["b"])).value, 2);
+      await again.close();
+    } finally {
+      file.remove();
+    }
+  });
+
   it("names the problem for unknown schemes without echoing the rest of the URL", () => {
     assert.throws(
       () => openKv("redis://user:secret@host:6379", deps),
@@ -67,6 +92,15 @@ describe("openKv", () => {
         /synchronous must be one of normal, full, off, not "sometimes"/,
       );
       assert.throws(() => openKv(`sqlite:${p}?cache=big`, deps), /unknown option "cache"/);
+      for (const bad of ["", "-1", "2ms", "1001", "1e3", "NaN"]) {
+        assert.throws(
+          () => openKv(`sqlite:${p}?sync_interval_ms=${bad}`, deps),
+          new RegExp(
+            `sync_interval_ms must be a number of milliseconds from 0 to 1000, not "${bad}"`,
+          ),
+          bad,
+        );
+      }
       assert.throws(() => openKv("sqlite:", deps), /needs a file path/);
       assert.throws(() => openKv("sqlite:?synchronous=full", deps), /needs a file path/);
       assert.throws(() => openKv("memory:extra", deps), /memory: takes no path or options/);

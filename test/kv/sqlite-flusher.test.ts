@@ -249,6 +249,55 @@ describe("SqliteKv flusher thread", () => {
     );
   });
 
+  it("answers each commit with the first fsync asked for at or after its own request", () => {
+    const { thread, start } = scripted();
+    return withStore({ startFlusher: start }, async (kv) => {
+      const done: string[] = [];
+      const commits = ["a", "b", "c"].map((k) => kv.set([k], k).then(() => done.push(k)));
+      // One request per commit, made as it is written (slot 1: the newest request).
+      assert.equal(Atomics.load(thread.control!, 1), 3);
+      thread.onMessage({ type: "synced", seq: 2 });
+      await tick();
+      assert.deepEqual(done, ["a", "b"]);
+      thread.onMessage({ type: "synced", seq: 3 });
+      await Promise.all(commits);
+      assert.deepEqual(done, ["a", "b", "c"]);
+      assert.equal(kv.storeStats()?.fsyncs, 2);
+    });
+  });
+
+  it("paces fsyncs syncIntervalMs apart; commits written while it waits share the next", () =>
+    withStore({ startFlusher, syncIntervalMs: 400 }, async (kv) => {
+      await kv.set(["first"], 0);
+      const before = kv.storeStats()?.fsyncs ?? 0;
+      const started = performance.now();
+      // The first of these asks while the thread may not fsync yet; the others come while
+      // it waits, and the fsync it then runs covers all three.
+      const commits = [kv.set(["b"], 1)];
+      await new Promise((r) => setTimeout(r, 20));
+      commits.push(kv.set(["c"], 2));
+      await new Promise((r) => setTimeout(r, 20));
+      commits.push(kv.set(["d"], 3));
+      for (const res of await Promise.all(commits)) assert.ok(res.ok);
+      const waited = performance.now() - started;
+      assert.ok(waited >= 250, `acknowledged after ${waited} ms`);
+      assert.equal((kv.storeStats()?.fsyncs ?? 0) - before, 1);
+    }));
+
+  it("stops without waiting out the interval, and the waiting commit is durable", () =>
+    withStore({ startFlusher, syncIntervalMs: 1000 }, async (kv, _path, reopen) => {
+      await kv.set(["first"], 0);
+      const pending = kv.set(["k"], "last");
+      const started = performance.now();
+      await kv.close();
+      const took = performance.now() - started;
+      assert.ok((await pending).ok);
+      // Generous: the thread skips the rest of its wait (~ms) instead of sleeping 1 s.
+      assert.ok(took < 900, `closing took ${took} ms`);
+      const again = reopen();
+      assert.equal((await again.get(["k"])).value, "last");
+    }));
+
   it("makes commits waiting on the dying thread's fsync durable on the event loop", () => {
     const { thread, start } = scripted();
     return withStore({ startFlusher: start }, async (kv) => {
