@@ -324,6 +324,45 @@ describe("channels", () => {
     }
   });
 
+  it("sees a user the operator deleted: within 5 s no channel counts them as a member", async () => {
+    const t2 = await startServer({ channelAutoCreate: false });
+    try {
+      const [a, b] = [await t2.addUser("alice"), await t2.addUser("bob")];
+      await t2.server.store.channels.create("#club@a.test", null);
+      const ca = await t2.login(a);
+      const cb = await t2.login(b);
+      await ca.join("#club@a.test");
+      await cb.join("#club@a.test");
+      await ca.send("#club@a.test", "before"); // the server now has the members cached
+      assert.equal((await next(cb)).content, "before");
+      cb.close();
+      // What `solec user del bob` and then `solec user add bob` do, behind the server's back.
+      assert.equal(await t2.server.store.users.delete(b), true);
+      assert.equal(await t2.server.store.users.delete(b), false);
+      await t2.addUser("bob");
+      const again = await t2.login(b);
+      const deleted = Date.now();
+      let refused = false;
+      while (!refused && Date.now() - deleted < 7000) {
+        try {
+          await again.send("#club@a.test", "still a member?");
+          await new Promise((r) => setTimeout(r, 200));
+        } catch {
+          refused = true;
+        }
+      }
+      assert.ok(refused, "the new bob still posts as the old bob's membership after 7 s");
+      await rejectsWith(again.send("#club@a.test", "no"), 0x02);
+      // The channel itself and its other members are untouched.
+      assert.deepEqual(await t2.server.store.channels.members("#club@a.test"), [a]);
+      await ca.send("#club@a.test", "after");
+      again.close();
+      ca.close();
+    } finally {
+      await t2.cleanup();
+    }
+  });
+
   it("refuses invalid channel names and usermode for someone else", async () => {
     const a = await t.login(alice);
     await rejectsWith(a.join("#Bad Name@a.test"), 0x02);
