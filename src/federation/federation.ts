@@ -102,6 +102,12 @@ export class Federation implements RemoteRoute {
   outboxSent = 0;
   outboxRejected = 0;
   outboxExpired = 0;
+  /**
+   * Inbound messages being stored, by identity (see `#storeOnce`): a peer that restarts
+   * re-sends what it had no reply for, on a new link, while the first copy may still be
+   * between its duplicate check and its commit on the old one.
+   */
+  readonly #storing = new Map<string, Promise<number>>();
 
   constructor(private readonly options: FederationOptions, private readonly deps: FederationDeps) {
     this.#domain = options.domain;
@@ -443,9 +449,13 @@ export class Federation implements RemoteRoute {
       return { violation: `source ${source.full} does not belong to ${peer}` };
     }
     if (target.domain !== this.#domain) return { code: ErrorCode.NotFound };
+    const identity = `${source.full}\n${target.full}\n${m.timestamp}\n${m.content}`;
     if (target.kind === "channel") {
       return {
-        code: await router.channelMessage(null, source.full, target.full, m.timestamp, frame, peer),
+        code: await this.#storeOnce(
+          identity,
+          () => router.channelMessage(null, source.full, target.full, m.timestamp, frame, peer),
+        ),
       };
     }
     const [user, back] = await store.kv.getMany([["users", target.full], [
@@ -456,12 +466,40 @@ export class Federation implements RemoteRoute {
     if (user.versionstamp === null || back.versionstamp === null) {
       return { code: ErrorCode.NotFound };
     }
-    if (await store.history.contains(conversation(source.full, target.full), m.timestamp, frame)) {
-      return { code: OK }; // a re-send after a lost reply
+    return {
+      code: await this.#storeOnce(identity, async () => {
+        const conv = conversation(source.full, target.full);
+        if (await store.history.contains(conv, m.timestamp, frame)) return OK; // a re-send
+        await router.storeDirect(source.full, target.full, m.timestamp, frame);
+        router.counters.inbound++;
+        return OK;
+      }),
+    };
+  }
+
+  /**
+   * Runs `store` (a duplicate check, then the write) for one inbound message at a time: a
+   * copy that arrives while another is being stored waits for it and answers as it did,
+   * or, if that one failed, tries itself. Without this both copies could pass the check
+   * before either is written, and the message would be stored twice.
+   */
+  async #storeOnce(identity: string, store: () => Promise<number>): Promise<number> {
+    for (;;) {
+      const running = this.#storing.get(identity);
+      if (running === undefined) break;
+      try {
+        return await running;
+      } catch {
+        // That copy was not stored: the next one to get here tries.
+      }
     }
-    await router.storeDirect(source.full, target.full, m.timestamp, frame);
-    router.counters.inbound++;
-    return { code: OK };
+    const own = store();
+    this.#storing.set(identity, own);
+    try {
+      return await own;
+    } finally {
+      if (this.#storing.get(identity) === own) this.#storing.delete(identity);
+    }
   }
 
   async #inboundUsermode(peer: string, u: Usermode): Promise<InboundResult> {

@@ -115,6 +115,55 @@ describe(`federation: a.test (${here}), b.test (${other}), c.test (${here})`, ()
     await rejectsWith(cc.send("#room@a.test", "not a member any more"), 0x02);
   });
 
+  it("stores a message that arrives on two links at once only once (a peer re-sending)", async () => {
+    // What a restarted peer does: re-send, on a new link, what it had no reply for, while
+    // the first copy may still be on its way through the old link.
+    const hs = { type: 0x03, major: 0, minor: 2, connType: 2 } as const;
+    const openLink = async (ts: number) => {
+      const link = await RawClient.connect(B.port);
+      await link.send(hs);
+      const signature = await signServerAuth(A.identity.privateKey, "a.test", "b.test", ts);
+      await link.send({ type: 0x06, name: "a.test", ts, signature });
+      const [, , ok] = await link.waitFrames(3);
+      assert.deepEqual(ok, { type: 0x01 });
+      return link;
+    };
+    const now = Date.now();
+    const links = [await openLink(now), await openLink(now + 1)];
+    const cb = await B.login(b1);
+    // The same for a channel homed on b.test that a.test's user is a member of.
+    const ca = await A.login(a1);
+    await cb.join("#twice@b.test");
+    await ca.join("#twice@b.test");
+    const n = 40;
+    const base = 1767225700000;
+    const sent: string[] = [];
+    for (let i = 0; i < n; i++) {
+      for (const target of [b1, "#twice@b.test"]) {
+        const content = `twice ${i} to ${target}`;
+        sent.push(content);
+        const m = { type: 0x05, source: a1, target, timestamp: base + i, content } as const;
+        await Promise.all(links.map((l) => l.send(m)));
+      }
+    }
+    for (const l of links) {
+      const answers = (await l.waitFrames(3 + 2 * n, 10_000)).slice(3);
+      assert.deepEqual(answers, Array(2 * n).fill({ type: 0x01 }));
+      l.close();
+    }
+    const got: string[] = [];
+    for (let i = 0; i < 2 * n; i++) got.push((await next(cb)).content);
+    await cb.ping();
+    assert.equal(cb.pendingMessages, 0, "a message was delivered twice");
+    assert.deepEqual(got.sort(), sent.sort());
+    for (const target of [a1, "#twice@b.test"]) {
+      const history = await cb.history(target, { since: base - 1, count: 100 });
+      assert.equal(history.filter((h) => h.content.startsWith("twice ")).length, n, target);
+    }
+    ca.close();
+    cb.close();
+  });
+
   it("refuses impostor links and spoofed sources, while the honest link keeps working", async () => {
     const hs = { type: 0x03, major: 0, minor: 2, connType: 2 } as const;
     const attempt = async (frames: Payload[]) => {
