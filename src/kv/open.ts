@@ -12,7 +12,7 @@
 import type { OpenSqlite } from "../platform.ts";
 import type { Kv } from "./kv.ts";
 import { MemoryKv } from "./memory.ts";
-import { SqliteKv } from "./sqlite.ts";
+import { MAX_SYNC_INTERVAL_MS, SqliteKv } from "./sqlite.ts";
 import type { SqliteSynchronous } from "./sqlite.ts";
 import type { StartSqliteFlusher } from "./sqlite-flusher.ts";
 
@@ -61,9 +61,10 @@ function openSqliteStore(rest: string, url: string, deps: OpenKvDeps): Kv {
   let syncIntervalMs: number | undefined;
   for (const [name, value] of params) {
     if (name === "sync_interval_ms") {
-      if (!/^\d{1,4}(\.\d+)?$/.test(value) || Number(value) > 1000) {
+      // Plain decimal digits only: Number() would also take "", "1e3" and "0x10".
+      if (!/^\d{1,4}(\.\d+)?$/.test(value) || Number(value) > MAX_SYNC_INTERVAL_MS) {
         throw new Error(
-          `invalid store "${url}": sync_interval_ms must be a number of milliseconds from 0 to 1000, not "${value}"`,
+          `invalid store "${url}": sync_interval_ms must be a number of milliseconds from 0 to ${MAX_SYNC_INTERVAL_MS}, not "${value}"`,
         );
       }
       syncIntervalMs = Number(value);

@@ -79,6 +79,9 @@ export interface SqliteKvOptions {
   readonly syncIntervalMs?: number;
 }
 
+/** The longest `syncIntervalMs`: beyond it acknowledgements would wait too long to be useful. */
+export const MAX_SYNC_INTERVAL_MS = 1000;
+
 /** Page cache per connection, in KiB (see the constructor). */
 const CACHE_KIB = 8192;
 
@@ -186,7 +189,7 @@ class SqliteEngine implements KvEngine {
     if (!(maxHold >= 0)) throw new TypeError(`invalid maxCommitHoldMs ${maxHold}`);
     this.#maxHoldMs = maxHold;
     const syncIntervalMs = options.syncIntervalMs ?? 2;
-    if (!(syncIntervalMs >= 0 && syncIntervalMs <= 1000)) {
+    if (!(syncIntervalMs >= 0 && syncIntervalMs <= MAX_SYNC_INTERVAL_MS)) {
       throw new TypeError(`invalid syncIntervalMs ${syncIntervalMs}`);
     }
     this.#walPath = `${options.path}-wal`;

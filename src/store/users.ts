@@ -76,23 +76,25 @@ export class Users {
    * that may come back). False if there was no such user.
    */
   async delete(user: string): Promise<boolean> {
-    // Retried when a channel record changed between reading and committing (see below).
+    // Retried when the account or a channel record changed between reading and committing.
     for (let attempt = 0; attempt < 5; attempt++) {
       const account = await this.kv.get(userKey(user));
       if (account.versionstamp === null) return false;
       const atomic = this.kv.atomic().check(account).delete(userKey(user));
       for await (const e of this.kv.list({ prefix: contactsOf(user) })) atomic.delete(e.key);
       for await (const e of this.kv.list({ prefix: inboxOf(user) })) atomic.delete(e.key);
+      const channels: string[] = [];
       for await (const e of this.kv.list({ prefix: joinedBy(user) })) {
         const channel = e.key[2] as string;
+        channels.push(channel);
         atomic.delete(e.key).delete(memberKey(channel, user));
-        // A running server keeps a channel's members cached until the channel's record
-        // changes (it looks every few seconds): writing the record again, unchanged, makes
-        // it drop this user too. Checked, so a channel deleted meanwhile is not revived.
-        const record = await this.kv.get(channelKey(channel));
-        if (record.versionstamp !== null) {
-          atomic.check(record).set(channelKey(channel), record.value);
-        }
+      }
+      // A running server keeps a channel's members cached until the channel's record
+      // changes (it looks every few seconds): writing the record again, unchanged, makes it
+      // drop this user too. Checked, so a channel deleted meanwhile is not revived; remote
+      // channels have no record here.
+      for (const record of await this.kv.getMany(channels.map(channelKey))) {
+        if (record.versionstamp !== null) atomic.check(record).set(record.key, record.value);
       }
       if ((await atomic.commit()).ok) return true;
     }
