@@ -5,6 +5,10 @@
 # latency target is measured against. Same load generator, same pinning, same
 # scenarios as run-anchors.sh; runs interleaved. What a JavaScript server on a
 # runtime cannot beat on this machine whatever it does (see BENCHMARKS.md).
+# The -sqlite relays also store every chunk in SQLite, one transaction per
+# turn, before forwarding it (scripts/relay-floor-store.ts): the least a
+# server that stores each message before delivering it pays (no checkpoints,
+# no fsyncs; the WAL grows by ~8 KB a message at 5,000 msg/s, in the work dir).
 #
 #   scripts/bench-relay-floor.sh            # REPS=3, scenarios "rate pairs"
 #   npm run bench -- floor                  # the same
@@ -13,6 +17,8 @@
 # Environment (all optional):
 #   REPS         runs per (relay, scenario), interleaved          (default 3)
 #   SCENARIOS    subset of: rate pairs                            (default both)
+#   RELAYS       subset of: relay-go relay-bun relay-deno relay-bun-sqlite
+#                relay-deno-sqlite                                (default all)
 #   DUR          measured seconds per run                         (default 10)
 #   SERVER_CPU, HARNESS_CPU  cores to pin to                      (default 1 and 0)
 #   SOLEC_BENCH_DIR   the shared bench dir (default: ../shared/bench beside the checkout)
@@ -39,6 +45,13 @@ for b in "$BUN" "$DENO"; do
 done
 REPS=${REPS:-3}
 SCENARIOS=${SCENARIOS:-"rate pairs"}
+RELAYS=${RELAYS:-"relay-go relay-bun relay-deno relay-bun-sqlite relay-deno-sqlite"}
+for r in $RELAYS; do
+  case $r in
+    relay-go | relay-bun | relay-deno | relay-bun-sqlite | relay-deno-sqlite) ;;
+    *) log "unknown relay $r in RELAYS"; exit 2 ;;
+  esac
+done
 DUR=${DUR:-10}
 SERVER_CPU=${SERVER_CPU:-1}
 HARNESS_CPU=${HARNESS_CPU:-0}
@@ -73,6 +86,8 @@ start_relay() {
     relay-go) exec taskset -c "$SERVER_CPU" "$LOADGEN" -serve-relay "127.0.0.1:$port" -relay-lifetime 2m ;;
     relay-bun) exec taskset -c "$SERVER_CPU" "$BUN" "$ROOT/scripts/relay-floor-bun.ts" "$port" ;;
     relay-deno) exec taskset -c "$SERVER_CPU" "$DENO" run -A "$ROOT/scripts/relay-floor-deno.ts" "$port" ;;
+    relay-bun-sqlite) exec taskset -c "$SERVER_CPU" "$BUN" "$ROOT/scripts/relay-floor-bun.ts" "$port" "$WORK/floor.db" ;;
+    relay-deno-sqlite) exec taskset -c "$SERVER_CPU" "$DENO" run -A "$ROOT/scripts/relay-floor-deno.ts" "$port" "$WORK/floor.db" ;;
   esac >"$WORK/$1.log" 2>&1 &
   SRV_PID=$!
   for _ in $(seq 100); do
@@ -96,7 +111,7 @@ log "results -> $OUT (reps $REPS, scenarios: $SCENARIOS, relay on CPU $SERVER_CP
 for rep in $(seq "$REPS"); do
   for s in $SCENARIOS; do
     port=17100
-    for t in relay-go relay-bun relay-deno; do
+    for t in $RELAYS; do
       port=$((port + 1))
       start_relay "$t" "$port" || continue
       sleep 0.3
@@ -108,4 +123,5 @@ for rep in $(seq "$REPS"); do
     done
   done
 done
+rm -f "$WORK"/floor.db*
 "$LOADGEN" -summarize -ref relay-go "$OUT" | tee "${OUT%.jsonl}.md"

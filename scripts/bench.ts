@@ -18,7 +18,7 @@ const benches: Record<string, { file: string; about: string; shell?: true }> = {
   },
   floor: {
     file: "./bench-relay-floor.sh",
-    about: "null relays on Bun and Deno next to the Go one (the runtimes' latency floor)",
+    about: "null relays on Bun and Deno, bare and storing in SQLite, next to the Go one",
     shell: true,
   },
   e2e: {

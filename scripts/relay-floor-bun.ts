@@ -3,10 +3,14 @@
  * line "<me> <partner>\n" gets "OK\n", then every byte is copied to the partner's
  * connection, unparsed. No protocol, no store: what any server on this runtime pays for
  * its sockets and event loop alone (scripts/bench-relay-floor.sh). Direct pairs only.
+ * With SQLITE_PATH, every chunk is first stored in SQLite, one transaction per turn
+ * (scripts/relay-floor-store.ts): the least a server that stores messages pays.
  *
- *   bun scripts/relay-floor-bun.ts PORT
+ *   bun scripts/relay-floor-bun.ts PORT [SQLITE_PATH]
  */
 import process from "node:process";
+import { openSqlite } from "../src/adapters/bun/sqlite.ts";
+import { storeThenDeliver } from "./relay-floor-store.ts";
 
 // Just the Bun API used here (see src/adapters/bun/net.ts).
 interface State {
@@ -36,10 +40,13 @@ declare const Bun: {
 
 const port = Number(process.argv[2]);
 if (!Number.isInteger(port) || port <= 0) {
-  console.error("usage: relay-floor-bun.ts PORT");
+  console.error("usage: relay-floor-bun.ts PORT [SQLITE_PATH]");
   process.exit(2);
 }
 const peers = new Map<string, Socket>();
+const store = process.argv[3] === undefined
+  ? null
+  : storeThenDeliver<Socket>(openSqlite, process.argv[3], send);
 
 /** Writes in order; what the kernel does not take waits for `drain`. */
 function send(s: Socket, bytes: Uint8Array): void {
@@ -73,7 +80,9 @@ Bun.listen({
       }
       // Bun hands each read its own buffer: it can wait in `pending` as it is.
       const to = peers.get(d.partner);
-      if (to !== undefined) send(to, chunk);
+      if (to === undefined) return;
+      if (store === null) send(to, chunk);
+      else store(to, d.partner, chunk);
     },
     drain(s) {
       const pending = s.data.pending;
@@ -92,4 +101,4 @@ Bun.listen({
     },
   },
 });
-console.log(`null relay (Bun) on 127.0.0.1:${port}`);
+console.log(`null relay (Bun${store === null ? "" : ", SQLite"}) on 127.0.0.1:${port}`);

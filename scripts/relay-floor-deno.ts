@@ -3,15 +3,23 @@
  * line "<me> <partner>\n" gets "OK\n", then every byte is copied to the partner's
  * connection, unparsed. No protocol, no store: what any server on this runtime pays for
  * its sockets and event loop alone (scripts/bench-relay-floor.sh). Direct pairs only.
+ * With SQLITE_PATH, every chunk is first stored in SQLite, one transaction per turn
+ * (scripts/relay-floor-store.ts): the least a server that stores messages pays.
  *
- *   deno run -A scripts/relay-floor-deno.ts PORT
+ *   deno run -A scripts/relay-floor-deno.ts PORT [SQLITE_PATH]
  */
+import { openSqlite } from "../src/adapters/deno/sqlite.ts";
+import { storeThenDeliver } from "./relay-floor-store.ts";
+
 const peers = new Map<string, Writer>();
 const port = Number(Deno.args[0]);
 if (!Number.isInteger(port) || port <= 0) {
-  console.error("usage: relay-floor-deno.ts PORT");
+  console.error("usage: relay-floor-deno.ts PORT [SQLITE_PATH]");
   Deno.exit(2);
 }
+const store = Deno.args[1] === undefined
+  ? null
+  : storeThenDeliver<Writer>(openSqlite, Deno.args[1], (to, bytes) => to.send(bytes));
 
 /** One write in flight per connection, the rest queued in order. */
 class Writer {
@@ -59,7 +67,10 @@ async function serve(conn: Deno.Conn): Promise<void> {
     for (;;) {
       const n = await conn.read(buf);
       if (n === null) return;
-      peers.get(partner)?.send(buf.slice(0, n));
+      const to = peers.get(partner);
+      if (to === undefined) continue;
+      if (store === null) to.send(buf.slice(0, n));
+      else store(to, partner, buf.slice(0, n));
     }
   } catch {
     // reset by the peer: this connection is done
@@ -70,7 +81,7 @@ async function serve(conn: Deno.Conn): Promise<void> {
 }
 
 const listener = Deno.listen({ hostname: "127.0.0.1", port });
-console.log(`null relay (Deno) on 127.0.0.1:${port}`);
+console.log(`null relay (Deno${store === null ? "" : ", SQLite"}) on 127.0.0.1:${port}`);
 for await (const conn of listener) {
   (conn as Deno.TcpConn).setNoDelay(true);
   void serve(conn);
