@@ -11,7 +11,7 @@
  * loader as `solec serve` and every server setting is handed to SolecServer by
  * name, so the server runs as `serve` would run it, except: the store is a
  * MemoryKv holding a copy of every entry of `--from` (which is only read), and
- * there is no HTTP listener. Logs `{"msg":"listening",...}` like `serve`;
+ * there is no HTTP listener. Helper threads are lowered as `serve` lowers them. Logs `{"msg":"listening",...}` like `serve`;
  * stops on SIGTERM/SIGINT.
  */
 import process from "node:process";
@@ -23,6 +23,7 @@ import { openKv } from "../src/kv/open.ts";
 import type { Platform } from "../src/platform.ts";
 import { SolecServer } from "../src/server/server.ts";
 import { loadServerIdentity, peersFromConfig } from "../src/cli/federation-setup.ts";
+import { lowerHelperThreads } from "../src/cli/serve.ts";
 
 /** Copies every entry of `from` into a new MemoryKv, 1000 entries per commit. */
 export async function memoryCopy(from: string, platform: Platform): Promise<MemoryKv> {
@@ -63,11 +64,13 @@ export async function serveMemory(argv: string[], platform: Platform): Promise<n
     { net: platform.net, kv, log, identity, collectGarbage: platform.collectGarbage },
   );
   await server.start();
+  const helpers = lowerHelperThreads(config, platform, log);
   const signal = await new Promise<string>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));
   });
   log.info("stopping", { signal });
+  helpers?.stop();
   await server.stop(config.shutdownTimeoutMs);
   await kv.close();
   return 0;

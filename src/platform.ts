@@ -166,4 +166,10 @@ export interface Platform {
   readonly serveHttp: (options: ServeHttpOptions) => Promise<HttpServer>;
   /** A full garbage collection, where the runtime offers one (see BurstCollector). */
   readonly collectGarbage?: () => void;
+  /**
+   * Names of the runtime's helper threads that the server runs at a lower priority than
+   * its event loop (see src/adapters/helper-threads.ts): background work only, never a
+   * thread the event loop spins on while it waits.
+   */
+  readonly helperThreads?: RegExp;
 }

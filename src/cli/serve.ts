@@ -22,6 +22,7 @@ import type { Kv } from "../kv/kv.ts";
 import type { HttpServer, Platform } from "../platform.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { SolecServer } from "../server/server.ts";
+import { HelperThreads } from "../adapters/helper-threads.ts";
 import { createHttpApp } from "../http/app.ts";
 import { serverStatus } from "../http/status.ts";
 import type { CliIo } from "./io.ts";
@@ -81,6 +82,7 @@ export async function serve(config: Config, platform: Platform, io: CliIo): Prom
       await kv.close();
       return 1;
     }
+    const helpers = lowerHelperThreads(config, platform, log);
 
     let stopping = false;
     let http: HttpServer | null = null;
@@ -99,6 +101,7 @@ export async function serve(config: Config, platform: Platform, io: CliIo): Prom
           port: config.httpPort,
           error: errorText(e),
         });
+        helpers?.stop();
         await server.stop(0);
         await kv.close();
         return 1;
@@ -107,6 +110,7 @@ export async function serve(config: Config, platform: Platform, io: CliIo): Prom
     }
 
     const signal = await signals.next();
+    helpers?.stop();
     stopping = true;
     const started = Date.now();
     const timeoutMs = config.shutdownTimeoutMs;
@@ -156,6 +160,22 @@ async function shutDown(
     if (drained !== true) log.warn("http listener did not drain in time");
   }
   await kv.close();
+}
+
+/** Runs the runtime's helper threads below the event loop (`helperThreadNice`; Linux). */
+export function lowerHelperThreads(
+  config: Pick<Config, "helperThreadNice">,
+  platform: Pick<Platform, "helperThreads">,
+  log: Logger,
+): HelperThreads | null {
+  const names = platform.helperThreads;
+  if (config.helperThreadNice === 0 || names === undefined || !HelperThreads.supported) {
+    return null;
+  }
+  const helpers = new HelperThreads({ names, nice: config.helperThreadNice });
+  helpers.start();
+  log.debug("helper threads lowered", { nice: config.helperThreadNice, threads: helpers.lowered });
+  return helpers;
 }
 
 /** SIGINT / SIGTERM as a queue: `next()` resolves with the next signal received. */

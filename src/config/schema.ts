@@ -68,6 +68,8 @@ export interface Config {
   readonly rateBurst: number;
   readonly maxOutputBytes: number;
   readonly outboxMaxAgeMs: number;
+  /** Nice value for the runtime's helper threads (Linux); 0 leaves them alone. */
+  readonly helperThreadNice: number;
   readonly peers: readonly PeerConfig[];
 }
 
@@ -495,6 +497,19 @@ export const FIELDS: FieldTable = {
     text: intText(60000, 31536000000),
     json: intJson(60000, 31536000000),
   },
+  helperThreadNice: {
+    key: "helperThreadNice",
+    env: "SOLEC_HELPER_THREAD_NICE",
+    flag: "helper-thread-nice",
+    arg: "N",
+    default: 10,
+    defaultText: "10",
+    expected: "an integer 0-19",
+    description:
+      "Linux: nice value for the runtime's helper threads (JIT compilers, GC helpers, the hashing pool), so the event loop gets the core back as soon as it has work; 0 leaves their priority alone.",
+    text: intText(0, 19),
+    json: intJson(0, 19),
+  },
 };
 
 /** Scalar field keys in documentation order. */
@@ -595,6 +610,7 @@ export const ConfigFileSchema = z.strictObject({
   rateBurst: FIELDS.rateBurst.json.optional(),
   maxOutputBytes: FIELDS.maxOutputBytes.json.optional(),
   outboxMaxAgeMs: FIELDS.outboxMaxAgeMs.json.optional(),
+  helperThreadNice: FIELDS.helperThreadNice.json.optional(),
   peers: PeersSchema.optional(),
 });
 

@@ -97,6 +97,7 @@ const SAMPLES: { [K in ScalarKey]: { text: string; value: Config[K]; json: unkno
   rateBurst: { text: "20", value: 20, json: 20 },
   maxOutputBytes: { text: "65536", value: 65536, json: 65536 },
   outboxMaxAgeMs: { text: "86400000", value: 86400000, json: 86400000 },
+  helperThreadNice: { text: "0", value: 0, json: 0 },
 };
 
 /** TLS settings must come in pairs; everything else stands alone. */

@@ -12,4 +12,7 @@ export const platform: Platform = {
   startSqliteFlusher,
   serveHttp,
   collectGarbage,
+  // JavaScriptCore's JIT compilers and warm-up thread, mimalloc's scavenger, and Bun's
+  // thread pool (scrypt for logins, async file work): none is waited on by spinning.
+  helperThreads: /^(JITWorker|JSCWarmUp|mi-scavenger|Bun Pool)/,
 };

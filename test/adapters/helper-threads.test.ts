@@ -1,0 +1,164 @@
+/**
+ * Helper threads run below the event loop (src/adapters/helper-threads.ts): the logic on a
+ * scripted thread list, then the real thing, `solec serve` as a child process on Linux,
+ * read back from /proc.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { HelperThreads } from "../../src/adapters/helper-threads.ts";
+import { provisionStore, startSolecServe } from "../support/cli.ts";
+
+/** A fake /proc/self/task: thread id → name, and the priorities the calls see. */
+function fakeTasks(dir: string, threads: Record<number, string>): void {
+  for (const [tid, name] of Object.entries(threads)) {
+    mkdirSync(join(dir, tid), { recursive: true });
+    writeFileSync(join(dir, tid, "comm"), name + "\n");
+  }
+}
+
+describe("HelperThreads on a scripted thread list", () => {
+  let dir: string;
+  before(() => (dir = mkdtempSync(join(tmpdir(), "helper-threads-"))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("lowers matching threads once, never the main thread, never raises a priority", () => {
+    const tasks = join(dir, "a");
+    fakeTasks(tasks, {
+      100: "bun",
+      101: "JITWorker",
+      102: "JITWorker",
+      103: "Bun Pool 0",
+      104: "bun",
+      105: "mi-scavenger",
+      106: "JSCWarmUp",
+    });
+    const nice = new Map<number, number>([[105, 15]]);
+    const calls: [number, number][] = [];
+    const helpers = new HelperThreads({
+      names: /^(JITWorker|JSCWarmUp|mi-scavenger|Bun Pool)/,
+      nice: 10,
+      taskDir: tasks,
+      mainThreadId: 100,
+      getPriority: (tid) => nice.get(tid) ?? 0,
+      setPriority: (tid, n) => {
+        if (tid === 106) throw new Error("EPERM");
+        calls.push([tid, n]);
+        nice.set(tid, n);
+      },
+    });
+    assert.equal(helpers.scan(), 3);
+    // 105 already runs lower (15) and keeps it; 106 refused; 100 and 104 do not match.
+    // (The directory lists threads in no particular order.)
+    assert.deepEqual(calls.toSorted((a, b) => a[0] - b[0]), [[101, 10], [102, 10], [103, 10]]);
+    assert.equal(helpers.scan(), 0, "threads seen once are not asked again");
+    assert.equal(calls.length, 3);
+
+    // A thread started later (a second pool thread) is found by the next scan.
+    fakeTasks(tasks, { 107: "Bun Pool 1" });
+    assert.equal(helpers.scan(), 1);
+    assert.deepEqual(calls.at(-1), [107, 10]);
+    assert.equal(helpers.lowered, 4);
+  });
+
+  it("the main thread is never touched even when its name matches", () => {
+    const tasks = join(dir, "b");
+    fakeTasks(tasks, { 200: "JITWorker", 201: "JITWorker" });
+    const calls: number[] = [];
+    const helpers = new HelperThreads({
+      names: /^JITWorker/,
+      nice: 5,
+      taskDir: tasks,
+      mainThreadId: 200,
+      getPriority: () => 0,
+      setPriority: (tid) => void calls.push(tid),
+    });
+    helpers.scan();
+    assert.deepEqual(calls, [201]);
+  });
+
+  it("a missing thread list changes nothing", () => {
+    const helpers = new HelperThreads({
+      names: /./,
+      nice: 10,
+      taskDir: join(dir, "none"),
+      setPriority: () => assert.fail("no thread to lower"),
+    });
+    assert.equal(helpers.scan(), 0);
+  });
+
+  it("rejects a nice value outside 1-19", () => {
+    for (const nice of [0, 20, 1.5, -1]) {
+      assert.throws(() => new HelperThreads({ names: /./, nice }), /invalid nice value/);
+    }
+  });
+});
+
+/** Each thread of `pid`: name and nice value, from /proc. */
+function threadsOf(pid: number): { tid: number; name: string; nice: number }[] {
+  const out = [];
+  for (const entry of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${entry}/comm`, "utf8").trimEnd();
+      // Fields after the ")" that closes the name: state is the 1st, nice the 17th.
+      const stat = readFileSync(`/proc/${pid}/task/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.push({ tid: Number(entry), name, nice: Number(fields[16]) });
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+describe("solec serve runs its runtime's helper threads below the event loop", {
+  skip: process.platform !== "linux" ? "per-thread priorities are Linux only" : undefined,
+}, () => {
+  let dir: string;
+  let common: string[];
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "solec-helpers-"));
+    common = await provisionStore(dir);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function threadsOfServer(args: string[]) {
+    const server = await startSolecServe([...common, ...args]);
+    try {
+      const pid = server.child.pid as number;
+      // Helpers the runtime starts before serving (V8's workers, JavaScriptCore's
+      // warm-up thread and mimalloc's scavenger) are lowered at start-up.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const threads = threadsOf(pid);
+        const main = threads.find((t) => t.tid === pid);
+        const helpers = threads.filter((t) =>
+          /^(JITWorker|JSCWarmUp|mi-scavenger|V8 DefaultWorke)/.test(t.name)
+        );
+        if (args.length > 0 || helpers.some((t) => t.nice === 10) || Date.now() > deadline) {
+          return { main, helpers };
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await server.stop();
+    }
+  }
+
+  it("at nice 10 by default, the main thread at 0", async () => {
+    const { main, helpers } = await threadsOfServer([]);
+    assert.equal(main?.nice, 0);
+    assert.ok(helpers.length > 0, "the runtime has helper threads to lower");
+    assert.ok(helpers.some((t) => t.nice === 10), JSON.stringify(helpers));
+  });
+
+  it("left alone with --helper-thread-nice 0", async () => {
+    const { main, helpers } = await threadsOfServer(["--helper-thread-nice", "0"]);
+    assert.equal(main?.nice, 0);
+    assert.ok(helpers.length > 0);
+    assert.ok(helpers.every((t) => t.nice === 0), JSON.stringify(helpers));
+  });
+});
