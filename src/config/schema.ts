@@ -506,7 +506,7 @@ export const FIELDS: FieldTable = {
     defaultText: "10",
     expected: "an integer 0-19",
     description:
-      "Linux: nice value for the runtime's helper threads (JIT compilers, GC helpers, the hashing pool), so the event loop gets the core back as soon as it has work; 0 leaves their priority alone.",
+      "Linux, Bun: nice value for the runtime's helper threads (JIT compilers, allocator scavenger, hashing pool), so the event loop gets the core back as soon as it has work; 0 leaves their priority alone (Deno lowers none).",
     text: intText(0, 19),
     json: intJson(0, 19),
   },

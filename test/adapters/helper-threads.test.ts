@@ -11,6 +11,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { HelperThreads } from "../../src/adapters/helper-threads.ts";
 import { provisionStore, startSolecServe } from "../support/cli.ts";
+import { platform } from "../support/platform.ts";
 
 /** A fake /proc/self/task: thread id → name, and the priorities the calls see. */
 function fakeTasks(dir: string, threads: Record<number, string>): void {
@@ -115,7 +116,11 @@ function threadsOf(pid: number): { tid: number; name: string; nice: number }[] {
 }
 
 describe("solec serve runs its runtime's helper threads below the event loop", {
-  skip: process.platform !== "linux" ? "per-thread priorities are Linux only" : undefined,
+  skip: process.platform !== "linux"
+    ? "per-thread priorities are Linux only"
+    : platform.helperThreads === undefined
+    ? `${platform.runtime} names no helper threads to lower (see its adapter's mod.ts)`
+    : undefined,
 }, () => {
   let dir: string;
   let common: string[];
@@ -129,15 +134,13 @@ describe("solec serve runs its runtime's helper threads below the event loop", {
     const server = await startSolecServe([...common, ...args]);
     try {
       const pid = server.child.pid as number;
-      // Helpers the runtime starts before serving (V8's workers, JavaScriptCore's
-      // warm-up thread and mimalloc's scavenger) are lowered at start-up.
+      // Helpers the runtime starts before serving (JavaScriptCore's warm-up thread,
+      // mimalloc's scavenger) are lowered at start-up.
       const deadline = Date.now() + 10_000;
       for (;;) {
         const threads = threadsOf(pid);
         const main = threads.find((t) => t.tid === pid);
-        const helpers = threads.filter((t) =>
-          /^(JITWorker|JSCWarmUp|mi-scavenger|V8 DefaultWorke)/.test(t.name)
-        );
+        const helpers = threads.filter((t) => platform.helperThreads?.test(t.name));
         if (args.length > 0 || helpers.some((t) => t.nice === 10) || Date.now() > deadline) {
           return { main, helpers };
         }

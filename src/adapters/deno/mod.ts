@@ -17,9 +17,9 @@ export const platform: Platform = {
   startSqliteFlusher,
   serveHttp,
   collectGarbage,
-  // V8's platform workers ("V8 DefaultWorker", cut to 15 characters by the kernel):
-  // concurrent marking, sweeping and compiling. Deno's own threads (named "deno") are not
-  // touched. At nice 19 a run saw the event loop take a whole core, apparently doing the
-  // starved workers' marking itself; nice 10 (the default) has not shown that.
-  helperThreads: /^V8 DefaultWorke/,
+  // No helper threads are lowered on Deno. V8's platform workers ("V8 DefaultWorker") at
+  // nice 10 halved the p99 at 5,000 msg/s, but in the 5,000-connection login burst their
+  // concurrent marking and sweeping fell behind and the heap grew: 9.4-10.3 KB per
+  // connection against 8.3-8.7 KB at nice 0 (alternating runs), over the 8 KB budget; and at
+  // nice 19 one run saw the event loop take a whole core, doing their marking itself.
 };
