@@ -11,8 +11,8 @@
  * loader as `solec serve` and every server setting is handed to SolecServer by
  * name, so the server runs as `serve` would run it, except: the store is a
  * MemoryKv holding a copy of every entry of `--from` (which is only read), and
- * there is no HTTP listener. Helper threads are lowered as `serve` lowers them. Logs `{"msg":"listening",...}` like `serve`;
- * stops on SIGTERM/SIGINT.
+ * there is no HTTP listener. Helper threads are lowered as `serve` lowers them.
+ * Logs `{"msg":"listening",...}` like `serve`; stops on SIGTERM/SIGINT.
  */
 import process from "node:process";
 import { readFileSync } from "node:fs";

@@ -8,11 +8,12 @@ import process from "node:process";
  *
  * Why: the event loop delivers every message, and on a busy or single core a helper thread
  * that the kernel lets run its full time slice holds the event loop off the core for
- * milliseconds (Bun's JIT compiler threads used 0.6 s of a 16 s benchmark run on the
- * server's core; at 5,000 msg/s, 70 % of the messages that waited over 1 ms waited in such
- * stretches, with no garbage collection and no solec code running). At nice 10 a helper
- * still gets a tenth of a contended core and all of an idle one, but the event loop takes
- * the core back as soon as it wakes.
+ * milliseconds. Bun's JIT compiler threads used 0.6 s of a 16 s benchmark run on the
+ * server's core, and at 5,000 msg/s most messages that waited over 1 ms before the server
+ * read them waited while neither solec code nor a garbage collection ran; with these
+ * threads at nice 10 the p99 went from 1.7-2.3 to 1.1-2.0 ms (BENCHMARKS.md). At nice 10 a
+ * helper still gets a tenth of a contended core and all of an idle one, but the event loop
+ * takes the core back as soon as it wakes.
  *
  * Linux only (per-thread nice via `setpriority` on a thread id, thread names in
  * `/proc/self/task/TID/comm`); elsewhere, and wherever the OS refuses, nothing changes.
