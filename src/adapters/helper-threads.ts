@@ -47,12 +47,13 @@ export class HelperThreads {
   readonly #get: (tid: number) => number;
   readonly #set: (tid: number, nice: number) => void;
   readonly #main: number;
+  readonly #rescanMs: number;
   /** Threads already lowered (or refused): not asked again. */
   readonly #done = new Set<number>();
   #lowered = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(private readonly options: HelperThreadsOptions) {
+  constructor(options: HelperThreadsOptions) {
     if (!Number.isInteger(options.nice) || options.nice < 1 || options.nice > 19) {
       throw new RangeError(`invalid nice value ${options.nice}: use an integer 1-19`);
     }
@@ -62,6 +63,7 @@ export class HelperThreads {
     this.#get = options.getPriority ?? getPriority;
     this.#set = options.setPriority ?? setPriority;
     this.#main = options.mainThreadId ?? process.pid;
+    this.#rescanMs = options.rescanMs ?? 5000;
   }
 
   /** Whether this OS has per-thread priorities we know how to set. */
@@ -112,7 +114,7 @@ export class HelperThreads {
   start(): void {
     if (this.#timer !== undefined) return;
     this.scan();
-    this.#timer = setInterval(() => this.scan(), this.options.rescanMs ?? 5000);
+    this.#timer = setInterval(() => this.scan(), this.#rescanMs);
     (this.#timer as { unref?: () => void }).unref?.();
   }
 
