@@ -31,7 +31,8 @@ const SYNC_REQ = 1; // the last fsync the event loop asked for
 const CKPT_REQ = 2; // the last checkpoint the event loop asked for
 const WRITES = 3; // commits so far (no notify: the worker looks at it when it wakes)
 const STOP = 4;
-const SLOTS = 5;
+const SYNC_DB = 5; // the checkpoint request that is to be followed by an fsync of the database
+const SLOTS = 6;
 
 /** What the event loop sends once, to start the worker. */
 export interface FlusherOpen {
@@ -54,6 +55,8 @@ export interface CheckpointReport {
   readonly walFrames: number;
   /** Frames now copied into the database file. */
   readonly backfilled: number;
+  /** The database file was fsynced after the copy (asked for with `requestCheckpoint(true)`). */
+  readonly databaseSynced?: boolean;
   readonly error?: string;
 }
 
@@ -159,11 +162,16 @@ export class Flusher {
     return this.#syncSeq;
   }
 
-  /** Asks for a checkpoint starting after everything committed so far. */
-  requestCheckpoint(): number {
-    Atomics.store(this.#control, CKPT_REQ, ++this.#checkpointSeq);
+  /**
+   * Asks for a checkpoint starting after everything committed so far; with `syncDatabase`,
+   * the database file is fsynced after the copy too (see `runFlusher`).
+   */
+  requestCheckpoint(syncDatabase = false): number {
+    const seq = ++this.#checkpointSeq;
+    if (syncDatabase) Atomics.store(this.#control, SYNC_DB, seq);
+    Atomics.store(this.#control, CKPT_REQ, seq);
     this.#wake();
-    return this.#checkpointSeq;
+    return seq;
   }
 
   /** Notes a commit, so the worker knows there is something to checkpoint. */
@@ -256,6 +264,7 @@ export function runFlusher(openSqlite: OpenSqlite, scope: FlusherScope): void {
     }
     lowerThreadPriority();
     let walFd: number | null = null;
+    let dbFd: number | null = null;
     let syncSeen = 0;
     let checkpointSeen = 0;
     let writesSeen = Atomics.load(control, WRITES);
@@ -297,7 +306,24 @@ export function runFlusher(openSqlite: OpenSqlite, scope: FlusherScope): void {
         checkpointSeen = checkpointReq;
         writesSeen = writes;
         lastCheckpoint = now;
-        scope.post({ type: "checkpointed", ...runCheckpoint(checkpoint, checkpointReq) });
+        let report = runCheckpoint(checkpoint, checkpointReq);
+        if (checkpointReq !== 0 && Atomics.load(control, SYNC_DB) === checkpointReq) {
+          // SQLite fsyncs the database file only when a checkpoint copies the whole WAL,
+          // which under steady commits is only the one that restarts it, while commits are
+          // held: that fsync then writes back every page copied since the last restart
+          // (7-9 ms on the development VM with the 8192-frame default, 21 ms at 65536),
+          // and every message arriving meanwhile waits. Done here, after the catch-up, it
+          // runs while commits go on, and the held one flushes only the few pages copied
+          // during the hold.
+          try {
+            dbFd ??= openSync(open.path, "r+");
+            fsyncSync(dbFd);
+            report = { ...report, databaseSynced: true };
+          } catch (e) {
+            report = { ...report, error: `fsync of the database: ${message(e)}` };
+          }
+        }
+        scope.post({ type: "checkpointed", ...report });
         continue;
       }
       // Woken by a request, or in time for the next checkpoint if commits have come since.
@@ -305,6 +331,7 @@ export function runFlusher(openSqlite: OpenSqlite, scope: FlusherScope): void {
     }
     try {
       if (walFd !== null) closeSync(walFd);
+      if (dbFd !== null) closeSync(dbFd);
       close();
     } finally {
       scope.post({ type: "closed" });

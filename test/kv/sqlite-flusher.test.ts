@@ -8,11 +8,13 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import process from "node:process";
 import { SqliteKv } from "../../src/kv/sqlite.ts";
-import type {
-  FlusherOpen,
-  FlusherReport,
-  FlusherThread,
-  StartSqliteFlusher,
+import {
+  type CheckpointReport,
+  Flusher,
+  type FlusherOpen,
+  type FlusherReport,
+  type FlusherThread,
+  type StartSqliteFlusher,
 } from "../../src/kv/sqlite-flusher.ts";
 import {
   openSqliteForRuntime,
@@ -69,6 +71,10 @@ class ScriptedThread implements FlusherThread {
   get requested(): number {
     return this.control === null ? 0 : Atomics.load(this.control, 2);
   }
+  /** The checkpoint to be followed by an fsync of the database file (slot 5). */
+  get syncsDatabaseAfter(): number {
+    return this.control === null ? 0 : Atomics.load(this.control, 5);
+  }
   checkpointed(seq: number, walFrames: number, backfilled = walFrames): void {
     this.onMessage({ type: "checkpointed", seq, walFrames, backfilled });
   }
@@ -82,6 +88,53 @@ function scripted(): { thread: ScriptedThread; start: StartSqliteFlusher } {
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
 describe("SqliteKv flusher thread", () => {
+  it("fsyncs the database file after a checkpoint asked for with syncDatabase, only then", async () => {
+    const file = tempSqliteFile();
+    try {
+      // A WAL with frames in it for the checkpoints to copy.
+      const kv = new SqliteKv({ openSqlite, path: file.path, synchronous: "normal" });
+      const reports: CheckpointReport[] = [];
+      let failure: Error | null = null;
+      const flusher = new Flusher(startFlusher(), {
+        path: file.path,
+        walPath: `${file.path}-wal`,
+        busyTimeoutMs: 5000,
+        checkpointEveryMs: 60_000,
+        syncIntervalMs: 0,
+      }, {
+        synced: () => {},
+        checkpointed: (report) => reports.push(report),
+        failed: (error) => (failure = error),
+      });
+      try {
+        const next = async (seq: number) => {
+          for (let i = 0; i < 1000 && !reports.some((r) => r.seq === seq); i++) await tick();
+          const report = reports.find((r) => r.seq === seq);
+          assert.ok(report !== undefined, `no report for checkpoint ${seq}`);
+          return report;
+        };
+        await kv.set(["a"], "x".repeat(5000));
+        const plain = await next(flusher.requestCheckpoint());
+        assert.equal(plain.error, undefined);
+        assert.ok(plain.backfilled > 0, JSON.stringify(plain));
+        assert.equal(plain.databaseSynced, undefined);
+        await kv.set(["b"], "y".repeat(5000));
+        const synced = await next(flusher.requestCheckpoint(true));
+        assert.equal(synced.error, undefined);
+        assert.equal(synced.databaseSynced, true);
+        // The request is for that checkpoint only.
+        await kv.set(["c"], "z");
+        assert.equal((await next(flusher.requestCheckpoint())).databaseSynced, undefined);
+        assert.equal(failure, null);
+      } finally {
+        await flusher.close();
+        await kv.close();
+      }
+    } finally {
+      file.remove();
+    }
+  });
+
   it("runs its thread at nice 10 on Linux, so the event loop goes first on a busy core", {
     skip: process.platform !== "linux",
   }, () =>
@@ -148,10 +201,18 @@ describe("SqliteKv flusher thread", () => {
         // A long WAL: the store asks for a catch-up checkpoint, commits still go through.
         thread.checkpointed(0, 150);
         assert.equal(thread.requested, 1);
+        assert.equal(thread.syncsDatabaseAfter, 1, "the catch-up fsyncs the database file");
+        await kv.set(["k"], "during catch-up");
+        // A second, shorter catch-up for what came during the first one's fsync.
+        thread.checkpointed(1, 155, 150);
+        assert.equal(thread.requested, 2);
+        assert.equal(thread.syncsDatabaseAfter, 2);
         await kv.set(["k"], "during catch-up");
         // The catch-up is done: now commits wait for one more checkpoint.
-        thread.checkpointed(1, 160, 150);
-        assert.equal(thread.requested, 2);
+        thread.checkpointed(2, 160, 155);
+        assert.equal(thread.requested, 3);
+        // SQLite's own fsync covers the restart checkpoint; one more would lengthen the hold.
+        assert.equal(thread.syncsDatabaseAfter, 2, "the restart adds no fsync of its own");
         const held = [kv.set(["k"], "held 1"), kv.set(["k"], "held 2")];
         let settled = false;
         void Promise.all(held).then(() => (settled = true));
@@ -159,10 +220,10 @@ describe("SqliteKv flusher thread", () => {
         assert.equal(settled, false, "commits wait for the restart checkpoint");
         assert.equal((await kv.get(["k"])).value, "during catch-up", "reads still answer");
         // A checkpoint the worker had started earlier does not release them.
-        thread.checkpointed(1, 160);
+        thread.checkpointed(2, 160);
         await tick();
         assert.equal(settled, false);
-        thread.checkpointed(2, 160);
+        thread.checkpointed(3, 160);
         const [first, second] = await Promise.all(held);
         assert.ok(first.versionstamp < second.versionstamp);
         assert.equal((await kv.get(["k"])).value, "held 2");
@@ -178,8 +239,9 @@ describe("SqliteKv flusher thread", () => {
       { startFlusher: start, synchronous: "normal", walRestartFrames: 100, maxCommitHoldMs: 40 },
       async (kv) => {
         thread.checkpointed(0, 150);
-        thread.checkpointed(1, 160, 150);
-        assert.equal(thread.requested, 2, "the restart checkpoint was asked for");
+        thread.checkpointed(1, 155, 150);
+        thread.checkpointed(2, 160, 155);
+        assert.equal(thread.requested, 3, "the restart checkpoint was asked for");
         const started = performance.now();
         const held = kv.set(["k"], "held");
         let settled = false;
@@ -192,9 +254,9 @@ describe("SqliteKv flusher thread", () => {
         assert.equal((await kv.get(["k"])).value, "held");
         assert.ok((kv.storeStats()?.commitHoldSeconds ?? 0) > 0);
         // Its late report does not hold anything; a long WAL starts a new try.
-        thread.checkpointed(2, 170);
+        thread.checkpointed(3, 170);
         assert.ok((await kv.set(["k"], "after")).ok);
-        assert.equal(thread.requested, 3, "a new catch-up checkpoint");
+        assert.equal(thread.requested, 4, "a new catch-up checkpoint");
       },
     );
   });
@@ -212,6 +274,7 @@ describe("SqliteKv flusher thread", () => {
       });
       thread.checkpointed(0, 20);
       thread.checkpointed(1, 20);
+      thread.checkpointed(2, 20);
       const held = kv.set(["k"], "held");
       await kv.close();
       assert.ok((await held).ok);
@@ -230,6 +293,7 @@ describe("SqliteKv flusher thread", () => {
       async (kv) => {
         thread.checkpointed(0, 20);
         thread.checkpointed(1, 20);
+        thread.checkpointed(2, 20);
         const held = kv.set(["k"], "held");
         const logged: unknown[] = [];
         const error = console.error;
