@@ -82,15 +82,6 @@ export interface SqliteKvOptions {
 /** The longest `syncIntervalMs`: beyond it acknowledgements would wait too long to be useful. */
 export const MAX_SYNC_INTERVAL_MS = 1000;
 
-/**
- * Checkpoints that catch up before a WAL restart, each followed by an fsync of the database
- * file. What the held restart checkpoint then copies and fsyncs is what was committed while
- * the last of them ran, so a second, short one (it copies what came during the first one's
- * fsync) shortens the hold: 6.2 to 4.5 ms on average on the development VM (Bun, 5,000
- * msg/s, 13 restarts in 12 s, alternating runs); it was 8-9 ms with none.
- */
-const CATCH_UP_ROUNDS = 2;
-
 /** Page cache per connection, in KiB (see the constructor). */
 const CACHE_KIB = 8192;
 
@@ -163,8 +154,6 @@ class SqliteEngine implements KvEngine {
   readonly #walRestartFrames: number;
   /** The checkpoint that catches up before a WAL restart (0: none running). */
   #catchUpCheckpoint = 0;
-  /** Catch-up checkpoints run so far before this restart (see `CATCH_UP_ROUNDS`). */
-  #catchUpRounds = 0;
   /** Non-zero while commits wait for the checkpoint with this number. */
   #restartCheckpoint = 0;
   #deferred: DeferredCommit[] = [];
@@ -287,10 +276,13 @@ class SqliteEngine implements KvEngine {
   /**
    * After each checkpoint: start the WAL over once it has grown long (walRestartFrames).
    * Under steady load the checkpoints never quite catch up with the writer, and SQLite only
-   * starts the WAL over when a commit begins with every frame copied. So: checkpoints right
-   * away to catch up (CATCH_UP_ROUNDS, each followed by an fsync of the database file),
-   * then new commits wait for one more that copies the few frames written meanwhile and
-   * fsyncs the database again (a few milliseconds, every walRestartFrames pages).
+   * starts the WAL over when a commit begins with every frame copied. So: one checkpoint
+   * right away to catch up, followed by an fsync of the database file, then new commits
+   * wait for one more that copies the frames written meanwhile and fsyncs the database
+   * again (a few milliseconds, every walRestartFrames pages). A second catch-up before the
+   * hold shortened it further (6.2 to 4.5 ms on average at 5,000 msg/s on the development
+   * VM) but its fsync, on the thread that also fsyncs the WAL, delayed acknowledgements:
+   * ~5 % fewer messages a second at full speed, where senders wait for them.
    */
   #checkpointed(report: CheckpointReport): void {
     const flusher = this.#flusher;
@@ -306,11 +298,6 @@ class SqliteEngine implements KvEngine {
     } else if (this.#catchUpCheckpoint !== 0) {
       if (report.seq < this.#catchUpCheckpoint) return;
       this.#catchUpCheckpoint = 0;
-      if (report.error === undefined && ++this.#catchUpRounds < CATCH_UP_ROUNDS) {
-        this.#catchUpCheckpoint = flusher.requestCheckpoint(true);
-        return;
-      }
-      this.#catchUpRounds = 0;
       if (report.error === undefined) {
         this.#restartCheckpoint = flusher.requestCheckpoint();
         this.#holdStartedAt = performance.now();
@@ -320,7 +307,8 @@ class SqliteEngine implements KvEngine {
       }
     } else if (report.walFrames >= this.#walRestartFrames && report.error === undefined) {
       // With the database file fsynced after it: the restart's own fsync, while commits
-      // wait, then has only the pages of the hold to write.
+      // wait, then writes back only what was copied since (8-9 ms -> 4-7 ms on the
+      // development VM at 5,000 msg/s).
       this.#catchUpCheckpoint = flusher.requestCheckpoint(true);
     }
   }
@@ -337,7 +325,6 @@ class SqliteEngine implements KvEngine {
     }
     console.error(`${error.message}; fsyncs and checkpoints run on the event loop from now on`);
     this.#catchUpCheckpoint = 0;
-    this.#catchUpRounds = 0;
     this.#endHold();
   }
 
