@@ -228,10 +228,16 @@ describe("SqliteKv flusher thread", () => {
     );
   });
 
-  it("holds commits no longer than maxCommitHoldMs when the checkpoint does not come", () => {
+  it("holds commits no longer than maxCommitHoldMs when the checkpoint does not come, then waits before trying again", () => {
     const { thread, start } = scripted();
     return withStore(
-      { startFlusher: start, synchronous: "normal", walRestartFrames: 100, maxCommitHoldMs: 40 },
+      {
+        startFlusher: start,
+        synchronous: "normal",
+        walRestartFrames: 100,
+        maxCommitHoldMs: 40,
+        restartRetryMs: 100,
+      },
       async (kv) => {
         thread.checkpointed(0, 150);
         thread.checkpointed(1, 160, 150);
@@ -247,10 +253,40 @@ describe("SqliteKv flusher thread", () => {
         assert.ok(performance.now() - started >= 35, "not before the limit");
         assert.equal((await kv.get(["k"])).value, "held");
         assert.ok((kv.storeStats()?.commitHoldSeconds ?? 0) > 0);
-        // Its late report does not hold anything; a long WAL starts a new try.
+        // Its late report does not hold anything, and starts no new try yet: under load
+        // that keeps an fsync longer than a hold, every try would stall commits again.
         thread.checkpointed(2, 170);
         assert.ok((await kv.set(["k"], "after")).ok);
+        assert.equal(thread.requested, 2, "no new try before restartRetryMs");
+        await new Promise((r) => setTimeout(r, 120));
+        // After the back-off, a long WAL starts a new try.
+        thread.checkpointed(0, 180);
         assert.equal(thread.requested, 3, "a new catch-up checkpoint");
+        thread.checkpointed(3, 190, 180);
+        assert.equal(thread.requested, 4);
+        // This one runs out too: the next wait is twice as long.
+        const second = kv.set(["k"], "held again");
+        assert.ok((await second).ok);
+        await new Promise((r) => setTimeout(r, 120));
+        thread.checkpointed(0, 200);
+        assert.equal(thread.requested, 4, "the wait doubled");
+        await new Promise((r) => setTimeout(r, 120));
+        thread.checkpointed(0, 210);
+        assert.equal(thread.requested, 5);
+        // A restart that succeeds puts the wait back to restartRetryMs.
+        thread.checkpointed(5, 220, 210);
+        assert.equal(thread.requested, 6);
+        thread.checkpointed(6, 220);
+        assert.equal(kv.storeStats()?.walRestarts, 1);
+        // The next hold that runs out waits restartRetryMs again, not 400 ms.
+        thread.checkpointed(0, 150);
+        assert.equal(thread.requested, 7);
+        thread.checkpointed(7, 160, 150);
+        assert.equal(thread.requested, 8);
+        assert.ok((await kv.set(["k"], "held once more")).ok);
+        await new Promise((r) => setTimeout(r, 120));
+        thread.checkpointed(0, 170);
+        assert.equal(thread.requested, 9, "the wait is back to restartRetryMs");
       },
     );
   });
