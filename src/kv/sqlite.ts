@@ -90,7 +90,7 @@ export interface SqliteKvOptions {
 /** The longest `syncIntervalMs`: beyond it acknowledgements would wait too long to be useful. */
 export const MAX_SYNC_INTERVAL_MS = 1000;
 
-/** The longest wait between WAL restart tries that keep running out (`restartRetryMs`). */
+/** The longest wait between WAL restart tries that keep running out, unless `restartRetryMs` is longer. */
 const MAX_RESTART_BACKOFF_MS = 10_000;
 
 /** Page cache per connection, in KiB (see the constructor). */
@@ -356,7 +356,10 @@ class SqliteEngine implements KvEngine {
 
   #holdRanOut(): void {
     this.#restartRetryAt = performance.now() + this.#restartBackoffMs;
-    this.#restartBackoffMs = Math.min(this.#restartBackoffMs * 2, MAX_RESTART_BACKOFF_MS);
+    this.#restartBackoffMs = Math.min(
+      this.#restartBackoffMs * 2,
+      Math.max(MAX_RESTART_BACKOFF_MS, this.#restartRetryMs),
+    );
     this.#endHold();
   }
 
