@@ -236,7 +236,7 @@ describe("SqliteKv flusher thread", () => {
         synchronous: "normal",
         walRestartFrames: 100,
         maxCommitHoldMs: 40,
-        restartRetryMs: 100,
+        restartRetryMs: 200,
       },
       async (kv) => {
         thread.checkpointed(0, 150);
@@ -258,7 +258,7 @@ describe("SqliteKv flusher thread", () => {
         thread.checkpointed(2, 170);
         assert.ok((await kv.set(["k"], "after")).ok);
         assert.equal(thread.requested, 2, "no new try before restartRetryMs");
-        await new Promise((r) => setTimeout(r, 120));
+        await new Promise((r) => setTimeout(r, 220));
         // After the back-off, a long WAL starts a new try.
         thread.checkpointed(0, 180);
         assert.equal(thread.requested, 3, "a new catch-up checkpoint");
@@ -267,10 +267,11 @@ describe("SqliteKv flusher thread", () => {
         // This one runs out too: the next wait is twice as long.
         const second = kv.set(["k"], "held again");
         assert.ok((await second).ok);
-        await new Promise((r) => setTimeout(r, 120));
+        // Past the first wait, well inside the doubled one (a timer may fire late).
+        await new Promise((r) => setTimeout(r, 250));
         thread.checkpointed(0, 200);
         assert.equal(thread.requested, 4, "the wait doubled");
-        await new Promise((r) => setTimeout(r, 120));
+        await new Promise((r) => setTimeout(r, 200));
         thread.checkpointed(0, 210);
         assert.equal(thread.requested, 5);
         // A restart that succeeds puts the wait back to restartRetryMs.
@@ -278,13 +279,13 @@ describe("SqliteKv flusher thread", () => {
         assert.equal(thread.requested, 6);
         thread.checkpointed(6, 220);
         assert.equal(kv.storeStats()?.walRestarts, 1);
-        // The next hold that runs out waits restartRetryMs again, not 400 ms.
+        // The next hold that runs out waits restartRetryMs again, not 800 ms.
         thread.checkpointed(0, 150);
         assert.equal(thread.requested, 7);
         thread.checkpointed(7, 160, 150);
         assert.equal(thread.requested, 8);
         assert.ok((await kv.set(["k"], "held once more")).ok);
-        await new Promise((r) => setTimeout(r, 120));
+        await new Promise((r) => setTimeout(r, 250));
         thread.checkpointed(0, 170);
         assert.equal(thread.requested, 9, "the wait is back to restartRetryMs");
       },
