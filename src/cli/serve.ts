@@ -82,7 +82,6 @@ export async function serve(config: Config, platform: Platform, io: CliIo): Prom
       await kv.close();
       return 1;
     }
-    const helpers = lowerHelperThreads(config, platform, log);
 
     let stopping = false;
     let http: HttpServer | null = null;
@@ -101,13 +100,13 @@ export async function serve(config: Config, platform: Platform, io: CliIo): Prom
           port: config.httpPort,
           error: errorText(e),
         });
-        helpers?.stop();
         await server.stop(0);
         await kv.close();
         return 1;
       }
       log.info("http listening", { host: http.addr.hostname, port: http.addr.port });
     }
+    const helpers = lowerHelperThreads(config, platform, log);
 
     const signal = await signals.next();
     helpers?.stop();
