@@ -161,7 +161,7 @@ export interface Platform {
   readonly runtime: "bun" | "deno";
   readonly net: NetAdapter;
   readonly openSqlite: OpenSqlite;
-  /** Starts the SQLite store's flusher thread (fsyncs and checkpoints off the event loop). */
+  /** Starts a thread of the SQLite store's flusher (fsyncs or checkpoints off the event loop). */
   readonly startSqliteFlusher: StartSqliteFlusher;
   readonly serveHttp: (options: ServeHttpOptions) => Promise<HttpServer>;
   /** A full garbage collection, where the runtime offers one (see BurstCollector). */

@@ -51,18 +51,18 @@ function framesByType(name: string, help: string, counts: Float64Array): MetricF
   };
 }
 
-/** The store's background disk work (SQLite's flusher thread); none for other stores. */
+/** The store's background disk work (SQLite's flusher threads); none for other stores. */
 function diskFamilies(disk: KvStoreStats | undefined): MetricFamily[] {
   if (disk === undefined) return [];
   return [
     gauge(
       "solec_store_flusher_up",
-      "1 while the SQLite store's flusher thread runs (fsyncs, checkpoints), else 0.",
+      "1 while the SQLite store's flusher threads run (fsyncs, checkpoints), else 0.",
       disk.flusherUp ? 1 : 0,
     ),
     counter(
       "solec_store_wal_checkpoints_total",
-      "WAL checkpoints run by the flusher thread.",
+      "WAL checkpoints run by the flusher's checkpoint thread.",
       disk.checkpoints,
     ),
     counter(

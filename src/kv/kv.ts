@@ -139,10 +139,10 @@ export interface KvCapabilities {
 
 /**
  * Figures of a store that does disk work in the background (SQLite with its flusher
- * thread), for metrics. Counters count since the store was opened.
+ * threads), for metrics. Counters count since the store was opened.
  */
 export interface KvStoreStats {
-  /** The background thread runs (false: never started, or failed and replaced). */
+  /** The background threads run (false: never started, or failed and replaced). */
   readonly flusherUp: boolean;
   /** WAL checkpoints run by the thread. */
   readonly checkpoints: number;

@@ -39,8 +39,8 @@ import { sumEncoded } from "./value-codec.ts";
  * one fsync runs share the next. The bytes on disk and the guarantee are the
  * same, but the event loop keeps serving while the disk flushes.
  *
- * With a flusher thread (`startFlusher`, what the server uses) those fsyncs and all WAL
- * checkpoints run on the thread, see `sqlite-flusher.ts`; without one (the CLI's short
+ * With a flusher (`startFlusher`, what the server uses) those fsyncs and all WAL
+ * checkpoints run on two threads of their own, see `sqlite-flusher.ts`; without one (the CLI's short
  * commands) fsyncs go through `fs.fsync` and SQLite checkpoints inside COMMIT as usual.
  */
 export type SqliteSynchronous = "full" | "normal" | "off";
@@ -53,7 +53,7 @@ export interface SqliteKvOptions {
   readonly synchronous?: SqliteSynchronous;
   /** How long a commit waits for another process's write lock; defaults to 5000 ms. */
   readonly busyTimeoutMs?: number;
-  /** Runs fsyncs and checkpoints on another thread (not used with synchronous "off"). */
+  /** Runs fsyncs and checkpoints on two other threads (not used with synchronous "off"). */
   readonly startFlusher?: StartSqliteFlusher;
   /**
    * With a flusher: once the WAL holds this many frames (pages), new commits wait while the
@@ -277,7 +277,7 @@ class SqliteEngine implements KvEngine {
     if (options.startFlusher !== undefined && synchronous !== "off") {
       // The flusher checkpoints; SQLite must not also do it inside our COMMITs.
       db.exec("PRAGMA wal_autocheckpoint = 0");
-      this.#flusher = new Flusher(options.startFlusher(), {
+      this.#flusher = new Flusher(options.startFlusher, {
         path: options.path,
         walPath: this.#walPath,
         busyTimeoutMs: busy,
@@ -301,7 +301,7 @@ class SqliteEngine implements KvEngine {
    * wait for one more that copies the frames written meanwhile and fsyncs the database
    * again (a few milliseconds, every walRestartFrames pages). A second catch-up before the
    * hold shortened it further (6.2 to 4.5 ms on average at 5,000 msg/s on the development
-   * VM) but its fsync, on the thread that also fsyncs the WAL, delayed acknowledgements:
+   * VM) but its fsync, then on the thread that also fsynced the WAL, delayed acknowledgements:
    * ~5 % fewer messages a second at full speed, where senders wait for them.
    */
   #checkpointed(report: CheckpointReport): void {

@@ -22,7 +22,7 @@ export const openSqlite: OpenSqlite = (path: string): SqliteDatabase => {
 };
 
 /**
- * The store's flusher thread. In a single binary every module's `import.meta.url` is the
+ * A thread of the store's flusher. In a single binary every module's `import.meta.url` is the
  * binary's own (`…/$bunfs/root/…`) and the worker entry, built in as a second entry point
  * (package.json `compile:bun`), is stored under its path relative to `src/`.
  */

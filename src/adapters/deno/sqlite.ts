@@ -20,6 +20,6 @@ export const openSqlite: OpenSqlite = (path: string): SqliteDatabase => {
   };
 };
 
-/** The store's flusher thread; its entry must be in the single binary (see package.json). */
+/** A thread of the store's flusher; its entry must be in the single binary (see package.json). */
 export const startSqliteFlusher: StartSqliteFlusher = () =>
   workerThread(new URL("./sqlite-flusher.ts", import.meta.url));
