@@ -82,6 +82,19 @@ class ScriptedThread implements FlusherThread {
   }
 }
 
+/**
+ * Answers the catch-up checkpoints the store asks for after a long WAL (each followed by an
+ * fsync of the database file), until it asks for the restart checkpoint that commits wait
+ * for; returns that one's number.
+ */
+function catchUp(thread: ScriptedThread, walFrames: number): number {
+  for (let i = 0; i < 10 && thread.syncsDatabaseAfter === thread.requested; i++) {
+    thread.checkpointed(thread.requested, walFrames, walFrames - 5);
+  }
+  assert.notEqual(thread.syncsDatabaseAfter, thread.requested, "a restart checkpoint");
+  return thread.requested;
+}
+
 function scripted(): { thread: ScriptedThread; start: StartSqliteFlusher } {
   const thread = new ScriptedThread();
   return { thread, start: () => thread };
@@ -264,22 +277,31 @@ describe("SqliteKv flusher thread", () => {
         assert.equal(thread.requested, 1);
         assert.equal(thread.syncsDatabaseAfter, 1, "the catch-up fsyncs the database file");
         await kv.set(["k"], "during catch-up");
-        // The catch-up is done: now commits wait for one more checkpoint.
+        // Then a second one, also with the database file fsynced after it.
         thread.checkpointed(1, 160, 150);
         assert.equal(thread.requested, 2);
+        assert.equal(thread.syncsDatabaseAfter, 2, "the second catch-up fsyncs it too");
+        await kv.set(["k"], "during the second catch-up");
+        // The catch-ups are done: now commits wait for one more checkpoint.
+        thread.checkpointed(2, 165, 160);
+        assert.equal(thread.requested, 3);
         // SQLite's own fsync covers the restart checkpoint; one more would lengthen the hold.
-        assert.equal(thread.syncsDatabaseAfter, 1, "the restart adds no fsync of its own");
+        assert.equal(thread.syncsDatabaseAfter, 2, "the restart adds no fsync of its own");
         const held = [kv.set(["k"], "held 1"), kv.set(["k"], "held 2")];
         let settled = false;
         void Promise.all(held).then(() => (settled = true));
         await tick();
         assert.equal(settled, false, "commits wait for the restart checkpoint");
-        assert.equal((await kv.get(["k"])).value, "during catch-up", "reads still answer");
+        assert.equal(
+          (await kv.get(["k"])).value,
+          "during the second catch-up",
+          "reads still answer",
+        );
         // A checkpoint the worker had started earlier does not release them.
-        thread.checkpointed(1, 160);
+        thread.checkpointed(2, 165);
         await tick();
         assert.equal(settled, false);
-        thread.checkpointed(2, 160);
+        thread.checkpointed(3, 165);
         const [first, second] = await Promise.all(held);
         assert.ok(first.versionstamp < second.versionstamp);
         assert.equal((await kv.get(["k"])).value, "held 2");
@@ -301,8 +323,7 @@ describe("SqliteKv flusher thread", () => {
       },
       async (kv) => {
         thread.checkpointed(0, 150);
-        thread.checkpointed(1, 160, 150);
-        assert.equal(thread.requested, 2, "the restart checkpoint was asked for");
+        const restart = catchUp(thread, 160);
         const started = performance.now();
         const held = kv.set(["k"], "held");
         let settled = false;
@@ -316,39 +337,34 @@ describe("SqliteKv flusher thread", () => {
         assert.ok((kv.storeStats()?.commitHoldSeconds ?? 0) > 0);
         // Its late report does not hold anything, and starts no new try yet: under load
         // that keeps an fsync longer than a hold, every try would stall commits again.
-        thread.checkpointed(2, 170);
+        thread.checkpointed(restart, 170);
         assert.ok((await kv.set(["k"], "after")).ok);
-        assert.equal(thread.requested, 2, "no new try before restartRetryMs");
+        assert.equal(thread.requested, restart, "no new try before restartRetryMs");
         await new Promise((r) => setTimeout(r, 220));
         // After the back-off, a long WAL starts a new try.
         thread.checkpointed(0, 180);
-        assert.equal(thread.requested, 3, "a new catch-up checkpoint");
-        thread.checkpointed(3, 190, 180);
-        assert.equal(thread.requested, 4);
+        assert.equal(thread.requested, restart + 1, "a new catch-up checkpoint");
+        const second = catchUp(thread, 190);
         // This one runs out too: the next wait is twice as long.
-        const second = kv.set(["k"], "held again");
-        assert.ok((await second).ok);
+        assert.ok((await kv.set(["k"], "held again")).ok);
         // Past the first wait, well inside the doubled one (a timer may fire late).
         await new Promise((r) => setTimeout(r, 250));
         thread.checkpointed(0, 200);
-        assert.equal(thread.requested, 4, "the wait doubled");
+        assert.equal(thread.requested, second, "the wait doubled");
         await new Promise((r) => setTimeout(r, 200));
         thread.checkpointed(0, 210);
-        assert.equal(thread.requested, 5);
+        assert.equal(thread.requested, second + 1);
         // A restart that succeeds puts the wait back to restartRetryMs.
-        thread.checkpointed(5, 220, 210);
-        assert.equal(thread.requested, 6);
-        thread.checkpointed(6, 220);
+        const third = catchUp(thread, 220);
+        thread.checkpointed(third, 220);
         assert.equal(kv.storeStats()?.walRestarts, 1);
         // The next hold that runs out waits restartRetryMs again, not 800 ms.
         thread.checkpointed(0, 150);
-        assert.equal(thread.requested, 7);
-        thread.checkpointed(7, 160, 150);
-        assert.equal(thread.requested, 8);
+        const fourth = catchUp(thread, 160);
         assert.ok((await kv.set(["k"], "held once more")).ok);
         await new Promise((r) => setTimeout(r, 250));
         thread.checkpointed(0, 170);
-        assert.equal(thread.requested, 9, "the wait is back to restartRetryMs");
+        assert.equal(thread.requested, fourth + 1, "the wait is back to restartRetryMs");
       },
     );
   });
@@ -365,7 +381,7 @@ describe("SqliteKv flusher thread", () => {
         walRestartFrames: 10,
       });
       thread.checkpointed(0, 20);
-      thread.checkpointed(1, 20);
+      catchUp(thread, 20);
       const held = kv.set(["k"], "held");
       await kv.close();
       assert.ok((await held).ok);
@@ -383,7 +399,7 @@ describe("SqliteKv flusher thread", () => {
       { startFlusher: start, synchronous: "normal", walRestartFrames: 10 },
       async (kv) => {
         thread.checkpointed(0, 20);
-        thread.checkpointed(1, 20);
+        catchUp(thread, 20);
         const held = kv.set(["k"], "held");
         const logged: unknown[] = [];
         const error = console.error;
