@@ -70,11 +70,21 @@ export interface SqliteKvOptions {
   /**
    * After a hold that ran out (maxCommitHoldMs), the next WAL restart is tried no sooner than
    * this; the wait doubles after each such hold, up to 10 s, and is back to this after a
-   * restart. Default 1000 ms. Under sustained full load each fsync of the WAL takes longer
-   * than a hold may last, so every try would fail: trying at every checkpoint stalled commits
-   * 25 ms at a time, 4.6 % of a full-speed run.
+   * restart. Default 1000 ms. Under sustained full load the restart's checkpoint takes
+   * longer than a hold may last, so every try would fail: trying at every checkpoint stalled
+   * commits 25 ms at a time, 4.6 % of a full-speed run (see walMaxFrames for what bounds the
+   * WAL then).
    */
   readonly restartRetryMs?: number;
+  /**
+   * Once the WAL holds this many frames, a restart is tried without waiting out
+   * restartRetryMs and its hold may last up to maxForcedHoldMs: under sustained full load
+   * every 25 ms hold runs out, and the WAL would otherwise grow for as long as the load lasts
+   * (~50 MB a second on the development VM). Default 4 x walRestartFrames (128 MiB).
+   */
+  readonly walMaxFrames?: number;
+  /** The longest hold of a restart forced by walMaxFrames; default 1000 ms (or maxCommitHoldMs if longer). */
+  readonly maxForcedHoldMs?: number;
   /** With a flusher: checkpoint at most this often while commits come in; default 200 ms. */
   readonly checkpointEveryMs?: number;
   /**
@@ -181,6 +191,12 @@ class SqliteEngine implements KvEngine {
   #fsyncs = 0;
   #holdStartedAt = 0;
   readonly #maxHoldMs: number;
+  readonly #walMaxFrames: number;
+  readonly #maxForcedHoldMs: number;
+  /** The hold running is one forced by walMaxFrames. */
+  #holdForced = false;
+  /** `performance.now()` before which no forced restart is tried (after one ran out). */
+  #forcedRetryAt = 0;
   readonly #restartRetryMs: number;
   /** The wait before the next try after a hold that ran out (see `restartRetryMs`). */
   #restartBackoffMs: number;
@@ -209,6 +225,16 @@ class SqliteEngine implements KvEngine {
     const maxHold = options.maxCommitHoldMs ?? 25;
     if (!(maxHold >= 0)) throw new TypeError(`invalid maxCommitHoldMs ${maxHold}`);
     this.#maxHoldMs = maxHold;
+    const walMax = options.walMaxFrames ?? 4 * restart;
+    if (!Number.isInteger(walMax) || walMax < restart) {
+      throw new TypeError(`invalid walMaxFrames ${walMax}: at least walRestartFrames`);
+    }
+    this.#walMaxFrames = walMax;
+    const forcedHold = options.maxForcedHoldMs ?? Math.max(1000, maxHold);
+    if (!(forcedHold >= maxHold)) {
+      throw new TypeError(`invalid maxForcedHoldMs ${forcedHold}: at least maxCommitHoldMs`);
+    }
+    this.#maxForcedHoldMs = forcedHold;
     const retry = options.restartRetryMs ?? 1000;
     if (!(retry >= 0)) throw new TypeError(`invalid restartRetryMs ${retry}`);
     this.#restartRetryMs = retry;
@@ -231,6 +257,12 @@ class SqliteEngine implements KvEngine {
       // keys; with the small cache those reads went to the file (8 % of the server's time
       // at full speed, Bun + 50 pairs; 1.5 % with this).
       db.exec(`PRAGMA cache_size = -${CACHE_KIB}`);
+      // SQLite starts a WAL over from its beginning but never shrinks the file; after a burst
+      // that grew it (see walMaxFrames) the first commit of the next cycle cuts it back to
+      // twice the length a steady load reaches (more would be cut back and grown again each
+      // cycle, and appending costs more than overwriting).
+      const pageSize = Number(db.prepare("PRAGMA page_size").get()?.page_size ?? 4096);
+      db.exec(`PRAGMA journal_size_limit = ${2 * restart * pageSize}`);
       db.exec("BEGIN IMMEDIATE");
       try {
         db.exec(
@@ -333,14 +365,18 @@ class SqliteEngine implements KvEngine {
       } else if (report.error === undefined) {
         this.#restartCheckpoint = flusher.requestCheckpoint();
         this.#holdStartedAt = performance.now();
+        this.#holdForced = report.walFrames >= this.#walMaxFrames;
         // Its report comes later or never: either way this hold ends, and a checkpoint
         // report after the back-off starts the next try.
-        this.#holdTimer = setTimeout(() => this.#holdRanOut(), this.#maxHoldMs);
+        this.#holdTimer = setTimeout(
+          () => this.#holdRanOut(),
+          this.#holdForced ? this.#maxForcedHoldMs : this.#maxHoldMs,
+        );
       }
-    } else if (
-      report.walFrames >= this.#walRestartFrames && report.error === undefined &&
-      performance.now() >= this.#restartRetryAt
-    ) {
+    } else if (report.walFrames >= this.#walRestartFrames && report.error === undefined) {
+      // A WAL past walMaxFrames waits out only the back-off of forced tries that ran out.
+      const forced = report.walFrames >= this.#walMaxFrames;
+      if (performance.now() < (forced ? this.#forcedRetryAt : this.#restartRetryAt)) return;
       this.#catchUpsLeft = CATCH_UP_CHECKPOINTS - 1;
       this.#catchUpCheckpoint = flusher.requestCheckpoint(true);
     }
@@ -363,6 +399,7 @@ class SqliteEngine implements KvEngine {
 
   #holdRanOut(): void {
     this.#restartRetryAt = performance.now() + this.#restartBackoffMs;
+    if (this.#holdForced) this.#forcedRetryAt = this.#restartRetryAt;
     this.#restartBackoffMs = Math.min(
       this.#restartBackoffMs * 2,
       Math.max(MAX_RESTART_BACKOFF_MS, this.#restartRetryMs),

@@ -369,6 +369,90 @@ describe("SqliteKv flusher thread", () => {
     );
   });
 
+  it("past walMaxFrames tries a restart despite the back-off, and holds up to maxForcedHoldMs", () => {
+    const { thread, start } = scripted();
+    return withStore(
+      {
+        startFlusher: start,
+        synchronous: "normal",
+        walRestartFrames: 100,
+        walMaxFrames: 300,
+        maxCommitHoldMs: 30,
+        maxForcedHoldMs: 200,
+        restartRetryMs: 60_000,
+      },
+      async (kv) => {
+        // An ordinary try whose hold runs out: the next one waits a minute.
+        thread.checkpointed(0, 150);
+        const first = catchUp(thread, 160);
+        assert.ok((await kv.set(["k"], "held briefly")).ok);
+        thread.checkpointed(0, 250);
+        assert.equal(thread.requested, first, "no ordinary try during the back-off");
+        // Past walMaxFrames the WAL would otherwise grow for as long as the load lasts.
+        thread.checkpointed(0, 310);
+        assert.equal(thread.requested, first + 1, "a forced try");
+        catchUp(thread, 320);
+        const started = performance.now();
+        const held = kv.set(["k"], "held long");
+        let settled = false;
+        void held.then(() => (settled = true));
+        await new Promise((r) => setTimeout(r, 100));
+        assert.equal(settled, false, "held past maxCommitHoldMs");
+        // It runs out too (a disk that cannot catch up): commits go ahead, and forced tries
+        // now wait out a back-off of their own.
+        assert.ok((await held).ok);
+        assert.ok(performance.now() - started >= 190, "not before maxForcedHoldMs");
+        const after = thread.requested;
+        thread.checkpointed(0, 400);
+        assert.equal(thread.requested, after, "no forced try during its back-off");
+      },
+    );
+  });
+
+  it("cuts a WAL that grew past twice walRestartFrames back once it starts over", () =>
+    withStore(
+      {
+        startFlusher,
+        synchronous: "normal",
+        walRestartFrames: 64,
+        walMaxFrames: 1 << 20,
+        restartRetryMs: 20,
+        checkpointEveryMs: 5,
+      },
+      async (kv, path) => {
+        await kv.set(["warm"], 1);
+        // A reader keeps the checkpoints from reaching the WAL's end, as a burst of writes
+        // does, so the WAL grows far past the length it starts over at.
+        const reader = openSqlite(path);
+        try {
+          reader.exec("BEGIN");
+          reader.prepare("SELECT count(*) AS n FROM kv").get();
+          const value = "x".repeat(3000);
+          for (let i = 0; i < 1500; i += 100) {
+            const batch = [];
+            for (let j = i; j < i + 100; j++) batch.push(kv.set(["burst", j], value));
+            await Promise.all(batch);
+          }
+          reader.exec("COMMIT");
+        } finally {
+          reader.close();
+        }
+        const grown = statSync(`${path}-wal`).size;
+        assert.ok(grown > 4 << 20, `WAL of ${grown} bytes`);
+        // Commits go on until the WAL starts over; the first one after that cuts the file.
+        const restarts = kv.storeStats()?.walRestarts ?? 0;
+        for (let i = 0; i < 1000 && kv.storeStats()?.walRestarts === restarts; i++) {
+          await kv.set(["after", i % 10], i);
+          await tick();
+        }
+        assert.ok((kv.storeStats()?.walRestarts ?? 0) > restarts, "the WAL started over");
+        await kv.set(["last"], 1);
+        const size = statSync(`${path}-wal`).size;
+        assert.ok(size <= 2 * 64 * 4096 + 8192, `WAL of ${size} bytes after the restart`);
+        assert.equal((await kv.get(["burst", 1499])).value, "x".repeat(3000));
+      },
+    ));
+
   it("writes held commits when the store closes", async () => {
     const { thread, start } = scripted();
     const file = tempSqliteFile();
