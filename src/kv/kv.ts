@@ -144,7 +144,7 @@ export interface KvCapabilities {
 export interface KvStoreStats {
   /** The background threads run (false: never started, or failed and replaced). */
   readonly flusherUp: boolean;
-  /** WAL checkpoints run by the thread. */
+  /** WAL checkpoints run by the checkpoint thread. */
   readonly checkpoints: number;
   /** Times the WAL was emptied so that the next commit started it over. */
   readonly walRestarts: number;

@@ -18,9 +18,9 @@
  * before copying and the database after, exactly as SQLite's own checkpoints do. The sync
  * thread only fsyncs the WAL. On one thread, each checkpoint at full speed (thousands of
  * pages, 100-250 ms on the development VM) held back the fsyncs that acknowledgements wait
- * for; apart, Bun + SQLite delivered 10-20 % more at full speed and its p99 there fell from
- * 120-200 ms to ~60 ms. The cost is the second thread: ~2 MB of memory on Bun, ~12 MB on
- * Deno (a V8 isolate).
+ * for; apart, Bun + SQLite delivered 7-26 % more at full speed in alternating runs and its
+ * p99 there fell from 120-200 ms to ~60 ms. The cost is the second thread: ~2 MB of memory
+ * on Bun, ~12 MB on Deno (a V8 isolate).
  *
  * The worker entry is per runtime (it opens its connection with that runtime's driver):
  * `src/adapters/{bun,deno}/sqlite-flusher.ts`, each one line around `runFlusher`.

@@ -40,8 +40,9 @@ import { sumEncoded } from "./value-codec.ts";
  * same, but the event loop keeps serving while the disk flushes.
  *
  * With a flusher (`startFlusher`, what the server uses) those fsyncs and all WAL
- * checkpoints run on two threads of their own, see `sqlite-flusher.ts`; without one (the CLI's short
- * commands) fsyncs go through `fs.fsync` and SQLite checkpoints inside COMMIT as usual.
+ * checkpoints run on two threads of their own, see `sqlite-flusher.ts`; without one (the
+ * CLI's short commands) fsyncs go through `fs.fsync` and SQLite checkpoints inside COMMIT as
+ * usual.
  */
 export type SqliteSynchronous = "full" | "normal" | "off";
 
@@ -83,7 +84,7 @@ export interface SqliteKvOptions {
    * (~50 MB a second on the development VM). Default 4 x walRestartFrames (128 MiB).
    */
   readonly walMaxFrames?: number;
-  /** The longest hold of a restart forced by walMaxFrames; default 1000 ms (or maxCommitHoldMs if longer). */
+  /** The longest hold of a restart forced by walMaxFrames; default 1000 ms or maxCommitHoldMs. */
   readonly maxForcedHoldMs?: number;
   /** With a flusher: checkpoint at most this often while commits come in; default 200 ms. */
   readonly checkpointEveryMs?: number;
