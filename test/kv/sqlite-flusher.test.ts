@@ -11,6 +11,7 @@ import { SqliteKv } from "../../src/kv/sqlite.ts";
 import {
   type CheckpointReport,
   Flusher,
+  type FlusherEvents,
   type FlusherOpen,
   type FlusherReport,
   flusherSlots,
@@ -102,6 +103,39 @@ function scripted(): { thread: ScriptedThread; start: StartSqliteFlusher } {
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
+/** The real flusher threads on the file at `path`, checkpointing only when asked. */
+function flusherOn(path: string, events: FlusherEvents): Flusher {
+  return new Flusher(startFlusher, {
+    path,
+    walPath: `${path}-wal`,
+    busyTimeoutMs: 5000,
+    checkpointEveryMs: 60_000,
+    syncIntervalMs: 0,
+  }, events);
+}
+
+/**
+ * A store whose flusher is a scripted thread; synchronous "normal" (commits need no fsync
+ * from it) and a restart at 100 WAL frames unless `options` say otherwise.
+ */
+function withScriptedStore(
+  options: Partial<SqliteTestOptions>,
+  fn: (kv: SqliteKv, thread: ScriptedThread) => Promise<void>,
+): Promise<void> {
+  const { thread, start } = scripted();
+  return withStore(
+    { startFlusher: start, synchronous: "normal", walRestartFrames: 100, ...options },
+    (kv) => fn(kv, thread),
+  );
+}
+
+/** A commit whose answer the test looks for while it may still be held. */
+function watch<T>(promise: Promise<T>): { readonly promise: Promise<T>; settled: boolean } {
+  const watched = { promise, settled: false };
+  void promise.then(() => (watched.settled = true));
+  return watched;
+}
+
 describe("SqliteKv flusher thread", () => {
   it("fsyncs the database file after a checkpoint asked for with syncDatabase, only then", async () => {
     const file = tempSqliteFile();
@@ -110,13 +144,7 @@ describe("SqliteKv flusher thread", () => {
       const kv = new SqliteKv({ openSqlite, path: file.path, synchronous: "normal" });
       const reports: CheckpointReport[] = [];
       let failure: Error | null = null;
-      const flusher = new Flusher(startFlusher, {
-        path: file.path,
-        walPath: `${file.path}-wal`,
-        busyTimeoutMs: 5000,
-        checkpointEveryMs: 60_000,
-        syncIntervalMs: 0,
-      }, {
+      const flusher = flusherOn(file.path, {
         synced: () => {},
         checkpointed: (report) => reports.push(report),
         failed: (error) => (failure = error),
@@ -168,13 +196,7 @@ describe("SqliteKv flusher thread", () => {
       }
       const order: string[] = [];
       let failure: Error | null = null;
-      const flusher = new Flusher(startFlusher, {
-        path: file.path,
-        walPath: `${file.path}-wal`,
-        busyTimeoutMs: 5000,
-        checkpointEveryMs: 60_000,
-        syncIntervalMs: 0,
-      }, {
+      const flusher = flusherOn(file.path, {
         synced: () => order.push("synced"),
         checkpointed: () => order.push("checkpointed"),
         failed: (error) => (failure = error),
@@ -264,15 +286,9 @@ describe("SqliteKv flusher thread", () => {
     ));
 
   it("holds commits while the WAL starts over, then writes them in order", () => {
-    const { thread, start } = scripted();
-    return withStore(
-      {
-        startFlusher: start,
-        synchronous: "normal",
-        walRestartFrames: 100,
-        maxCommitHoldMs: 60_000,
-      },
-      async (kv) => {
+    return withScriptedStore(
+      { maxCommitHoldMs: 60_000 },
+      async (kv, thread) => {
         await kv.set(["k"], "before");
         // A long WAL: the store asks for a catch-up checkpoint, commits still go through.
         thread.checkpointed(0, 150);
@@ -289,11 +305,9 @@ describe("SqliteKv flusher thread", () => {
         assert.equal(thread.requested, 3);
         // SQLite's own fsync covers the restart checkpoint; one more would lengthen the hold.
         assert.equal(thread.syncsDatabaseAfter, 2, "the restart adds no fsync of its own");
-        const held = [kv.set(["k"], "held 1"), kv.set(["k"], "held 2")];
-        let settled = false;
-        void Promise.all(held).then(() => (settled = true));
+        const held = watch(Promise.all([kv.set(["k"], "held 1"), kv.set(["k"], "held 2")]));
         await tick();
-        assert.equal(settled, false, "commits wait for the restart checkpoint");
+        assert.equal(held.settled, false, "commits wait for the restart checkpoint");
         assert.equal(
           (await kv.get(["k"])).value,
           "during the second catch-up",
@@ -302,9 +316,9 @@ describe("SqliteKv flusher thread", () => {
         // A checkpoint the worker had started earlier does not release them.
         thread.checkpointed(2, 165);
         await tick();
-        assert.equal(settled, false);
+        assert.equal(held.settled, false);
         thread.checkpointed(3, 165);
-        const [first, second] = await Promise.all(held);
+        const [first, second] = await held.promise;
         assert.ok(first.versionstamp < second.versionstamp);
         assert.equal((await kv.get(["k"])).value, "held 2");
         await kv.set(["k"], "after");
@@ -314,26 +328,17 @@ describe("SqliteKv flusher thread", () => {
   });
 
   it("holds commits no longer than maxCommitHoldMs when the checkpoint does not come, then waits before trying again", () => {
-    const { thread, start } = scripted();
-    return withStore(
-      {
-        startFlusher: start,
-        synchronous: "normal",
-        walRestartFrames: 100,
-        maxCommitHoldMs: 40,
-        restartRetryMs: 200,
-      },
-      async (kv) => {
+    return withScriptedStore(
+      { maxCommitHoldMs: 40, restartRetryMs: 200 },
+      async (kv, thread) => {
         thread.checkpointed(0, 150);
         const restart = catchUp(thread, 160);
         const started = performance.now();
-        const held = kv.set(["k"], "held");
-        let settled = false;
-        void held.then(() => (settled = true));
+        const held = watch(kv.set(["k"], "held"));
         await tick();
-        assert.equal(settled, false, "held at first");
+        assert.equal(held.settled, false, "held at first");
         // The checkpoint never reports (a disk stuck in an fsync): the hold ends anyway.
-        assert.ok((await held).ok);
+        assert.ok((await held.promise).ok);
         assert.ok(performance.now() - started >= 35, "not before the limit");
         assert.equal((await kv.get(["k"])).value, "held");
         assert.ok((kv.storeStats()?.commitHoldSeconds ?? 0) > 0);
@@ -372,18 +377,9 @@ describe("SqliteKv flusher thread", () => {
   });
 
   it("past walMaxFrames tries a restart despite the back-off, and holds up to maxForcedHoldMs", () => {
-    const { thread, start } = scripted();
-    return withStore(
-      {
-        startFlusher: start,
-        synchronous: "normal",
-        walRestartFrames: 100,
-        walMaxFrames: 300,
-        maxCommitHoldMs: 30,
-        maxForcedHoldMs: 200,
-        restartRetryMs: 60_000,
-      },
-      async (kv) => {
+    return withScriptedStore(
+      { walMaxFrames: 300, maxCommitHoldMs: 30, maxForcedHoldMs: 200, restartRetryMs: 60_000 },
+      async (kv, thread) => {
         // An ordinary try whose hold runs out: the next one waits a minute.
         thread.checkpointed(0, 150);
         const first = catchUp(thread, 160);
@@ -395,14 +391,12 @@ describe("SqliteKv flusher thread", () => {
         assert.equal(thread.requested, first + 1, "a forced try");
         catchUp(thread, 320);
         const started = performance.now();
-        const held = kv.set(["k"], "held long");
-        let settled = false;
-        void held.then(() => (settled = true));
+        const held = watch(kv.set(["k"], "held long"));
         await new Promise((r) => setTimeout(r, 100));
-        assert.equal(settled, false, "held past maxCommitHoldMs");
+        assert.equal(held.settled, false, "held past maxCommitHoldMs");
         // It runs out too (a disk that cannot catch up): commits go ahead, and forced tries
         // now wait out a back-off of their own.
-        assert.ok((await held).ok);
+        assert.ok((await held.promise).ok);
         assert.ok(performance.now() - started >= 190, "not before maxForcedHoldMs");
         const after = thread.requested;
         thread.checkpointed(0, 400);
