@@ -269,6 +269,22 @@ function lowerThreadPriority(): void {
   }
 }
 
+/** A file fsynced through one descriptor, opened at the first fsync and kept. */
+class KeptFile {
+  #fd: number | null = null;
+  constructor(private readonly path: string) {}
+
+  sync(): void {
+    this.#fd ??= openSync(this.path, "r+");
+    fsyncSync(this.#fd);
+  }
+
+  close(): void {
+    if (this.#fd !== null) closeSync(this.#fd);
+    this.#fd = null;
+  }
+}
+
 /**
  * A worker's whole life: wait for work in shared memory, fsync or checkpoint, report. It
  * blocks in `Atomics.wait` between steps and never returns to its own event loop until
@@ -285,7 +301,8 @@ export function runFlusher(openSqlite: OpenSqlite, scope: FlusherScope): void {
 /** The sync thread: fsyncs of the WAL, which commits wait on. It needs no connection. */
 function runSyncs(open: FlusherOpen, control: Int32Array, scope: FlusherScope): void {
   lowerThreadPriority();
-  let walFd: number | null = null;
+  // The WAL exists before the first commit asks for an fsync.
+  const wal = new KeptFile(open.walPath);
   let syncSeen = 0;
   let lastSyncAt = -Infinity;
   for (;;) {
@@ -305,9 +322,7 @@ function runSyncs(open: FlusherOpen, control: Int32Array, scope: FlusherScope): 
       syncSeen = syncReq;
       lastSyncAt = performance.now();
       try {
-        // The WAL exists before the first commit asks for an fsync; keep one descriptor.
-        walFd ??= openSync(open.walPath, "r+");
-        fsyncSync(walFd);
+        wal.sync();
         scope.post({ type: "synced", seq: syncReq });
       } catch (e) {
         scope.post({ type: "synced", seq: syncReq, error: message(e) });
@@ -318,7 +333,7 @@ function runSyncs(open: FlusherOpen, control: Int32Array, scope: FlusherScope): 
     Atomics.wait(control, SYNC_WAKE, wake);
   }
   try {
-    if (walFd !== null) closeSync(walFd);
+    wal.close();
   } finally {
     scope.post({ type: "closed" });
   }
@@ -351,7 +366,7 @@ function runCheckpoints(
     return;
   }
   lowerThreadPriority();
-  let dbFd: number | null = null;
+  const database = new KeptFile(open.path);
   let checkpointSeen = 0;
   let writesSeen = Atomics.load(control, WRITES);
   let lastCheckpoint = performance.now();
@@ -376,8 +391,7 @@ function runCheckpoints(
         // runs while commits go on, and the held one flushes only the few pages copied
         // during the hold.
         try {
-          dbFd ??= openSync(open.path, "r+");
-          fsyncSync(dbFd);
+          database.sync();
           report = { ...report, databaseSynced: true };
         } catch (e) {
           report = { ...report, error: `fsync of the database: ${message(e)}` };
@@ -390,7 +404,7 @@ function runCheckpoints(
     Atomics.wait(control, CKPT_WAKE, wake, open.checkpointEveryMs);
   }
   try {
-    if (dbFd !== null) closeSync(dbFd);
+    database.close();
     close();
   } finally {
     scope.post({ type: "closed" });

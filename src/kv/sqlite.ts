@@ -360,10 +360,11 @@ class SqliteEngine implements KvEngine {
     } else if (this.#catchUpCheckpoint !== 0) {
       if (report.seq < this.#catchUpCheckpoint) return;
       this.#catchUpCheckpoint = 0;
-      if (report.error === undefined && this.#catchUpsLeft > 0) {
+      if (report.error !== undefined) return;
+      if (this.#catchUpsLeft > 0) {
         this.#catchUpsLeft--;
         this.#catchUpCheckpoint = flusher.requestCheckpoint(true);
-      } else if (report.error === undefined) {
+      } else {
         this.#restartCheckpoint = flusher.requestCheckpoint();
         this.#holdStartedAt = performance.now();
         this.#holdForced = report.walFrames >= this.#walMaxFrames;
