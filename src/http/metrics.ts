@@ -112,6 +112,11 @@ export function collectMetrics(
         { labels: { kind: "server" }, value: conns.server },
       ],
     },
+    gauge(
+      "solec_connections_awaiting_login",
+      "Open connections on the SOLEC listener that have not finished their handshake and login.",
+      conns.awaitingLogin,
+    ),
     counter(
       "solec_connections_accepted_total",
       "Client connections accepted by the SOLEC listener.",

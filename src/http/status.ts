@@ -86,8 +86,15 @@ export interface ServerStatus {
   pingStore(): Promise<void>;
   /** The server's hot-path counters. */
   readonly metrics: ServerMetrics;
-  /** Open connections: `client` = user sessions, `server` = peer links. */
-  connections(): { readonly client: number; readonly server: number };
+  /**
+   * Open connections: `client` = user sessions, `server` = peer links;
+   * `awaitingLogin` = those on the listener still inside the login time limit.
+   */
+  connections(): {
+    readonly client: number;
+    readonly server: number;
+    readonly awaitingLogin: number;
+  };
   messages(): MessageCounts;
   outbox(): OutboxStatus;
   peers(): readonly PeerStatus[];
@@ -102,6 +109,8 @@ export interface StatusSource {
   readonly listening: boolean;
   /** Open sessions on the SOLEC listener (clients, and inbound peer links). */
   readonly connections: number;
+  /** Of those, the ones that have not finished their handshake and login yet. */
+  readonly awaitingLogin: number;
   readonly metrics: ServerMetrics;
   /** The group-commit queue's counters. */
   readonly commits: { readonly commits: number; readonly mutations: number };
@@ -133,7 +142,7 @@ export function serverStatus(
       const f = federation();
       // Inbound peer links arrive on the SOLEC listener: they are sessions too.
       const client = Math.max(0, server.connections - (f?.inboundLinks ?? 0));
-      return { client, server: f?.connections ?? 0 };
+      return { client, server: f?.connections ?? 0, awaitingLogin: server.awaitingLogin };
     },
     messages: () => {
       const c = server.router.counters;

@@ -135,6 +135,11 @@ export class SolecServer {
     return this.#sessions.size;
   }
 
+  /** Open connections still inside the handshake/login time limit. */
+  get awaitingLogin(): number {
+    return this.#authDeadlines.waiting;
+  }
+
   get listening(): boolean {
     return this.#listener !== null;
   }

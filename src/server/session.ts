@@ -74,8 +74,11 @@ export class Session implements Requester, ReadSink, Expirable {
   #state: State = State.AwaitHandshake;
   readonly writer: ConnWriter;
   readonly #decoder: FrameDecoder;
-  /** The handshake/login time limit runs (until the UserAuth or ServerAuth arrives). */
-  #authPending = false;
+  /**
+   * The handshake/login time limit's ticket in `ctx.authDeadlines` while it runs
+   * (until the UserAuth or ServerAuth arrives, or the session closes), else -1.
+   */
+  #authTicket = -1;
   /** Set after a successful login. */
   address = "";
   /** The peer server's domain on an authenticated server link. */
@@ -163,14 +166,13 @@ export class Session implements Requester, ReadSink, Expirable {
    */
   start(): void {
     this.writer.write(GREETING);
-    this.#authPending = true;
-    this.ctx.authDeadlines.add(this);
+    this.#authTicket = this.ctx.authDeadlines.add(this);
     this.conn.read(this);
   }
 
   /** The handshake/login time limit is up (`Expirable`). */
   deadlinePassed(): void {
-    if (!this.#authPending || this.#isClosed()) return;
+    if (this.#authTicket < 0 || this.#isClosed()) return;
     this.ctx.metrics.authTimeouts++;
     this.ctx.log.info("handshake/auth time limit", { remote: this.remoteIp });
     this.close();
@@ -467,9 +469,11 @@ export class Session implements Requester, ReadSink, Expirable {
     });
   }
 
-  /** Stops the login time limit. */
+  /** Stops the login time limit (and lets go of this session there). */
   #stopAuthDeadline(): void {
-    this.#authPending = false;
+    if (this.#authTicket < 0) return;
+    this.ctx.authDeadlines.cancel(this.#authTicket);
+    this.#authTicket = -1;
   }
 
   close(): void {

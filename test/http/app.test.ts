@@ -21,6 +21,7 @@ interface FakeState {
   ping: () => Promise<void>;
   client: number;
   server: number;
+  awaitingLogin: number;
   messages: MessageCounts;
   outbox: OutboxStatus;
   peers: PeerStatus[];
@@ -36,6 +37,7 @@ function fakeStatus(
     ping: () => Promise.resolve(),
     client: 0,
     server: 0,
+    awaitingLogin: 0,
     messages: { local: 0, channel: 0, remote: 0, inbound: 0 },
     outbox: { pending: 0, sent: 0, rejected: 0, expired: 0 },
     peers: [],
@@ -50,7 +52,11 @@ function fakeStatus(
       shuttingDown: () => state.shuttingDown,
       pingStore: () => state.ping(),
       metrics,
-      connections: () => ({ client: state.client, server: state.server }),
+      connections: () => ({
+        client: state.client,
+        server: state.server,
+        awaitingLogin: state.awaitingLogin,
+      }),
       messages: () => state.messages,
       outbox: () => state.outbox,
       peers: () => state.peers,
@@ -149,6 +155,7 @@ describe("HTTP app: /metrics", () => {
     const { status } = fakeStatus({
       client: 3,
       server: 1,
+      awaitingLogin: 2,
       messages: { local: 5, channel: 7, remote: 2, inbound: 4 },
       outbox: { pending: 9, sent: 21, rejected: 1, expired: 2 },
       peers: [{ domain: "b.test", up: true }, { domain: "c.test", up: false }],
@@ -196,6 +203,8 @@ describe("HTTP app: /metrics", () => {
         "# TYPE solec_connections gauge",
         'solec_connections{kind="client"} 3',
         'solec_connections{kind="server"} 1',
+        "# TYPE solec_connections_awaiting_login gauge",
+        "solec_connections_awaiting_login 2",
         "solec_connections_accepted_total 11",
         "# TYPE solec_messages_total counter",
         'solec_messages_total{route="local"} 5',

@@ -8,6 +8,7 @@ function source(extra: Partial<StatusSource> = {}): StatusSource {
   return {
     listening: true,
     connections: 5,
+    awaitingLogin: 1,
     metrics: new ServerMetrics(),
     commits: { commits: 0, mutations: 0 },
     router: { counters: { local: 1, channel: 2, remote: 3 } },
@@ -30,13 +31,13 @@ describe("serverStatus", () => {
     assert.equal(s.shuttingDown(), true);
     await s.pingStore();
     assert.equal(pinged, 1);
-    assert.deepEqual(s.connections(), { client: 5, server: 0 });
+    assert.deepEqual(s.connections(), { client: 5, server: 0, awaitingLogin: 1 });
     assert.deepEqual(s.messages(), { local: 1, channel: 2, remote: 3, inbound: 0 });
     assert.deepEqual(s.outbox(), { pending: 0, sent: 0, rejected: 0, expired: 0 });
     assert.deepEqual(s.peers(), []);
     // A server object without the property at all reads the same.
     const bare = serverStatus(source(), () => Promise.resolve(), () => false);
-    assert.deepEqual(bare.connections(), { client: 5, server: 0 });
+    assert.deepEqual(bare.connections(), { client: 5, server: 0, awaitingLogin: 1 });
   });
 
   it("reads federation status at call time; inbound links are not client connections", () => {
@@ -54,13 +55,13 @@ describe("serverStatus", () => {
       federation: { status: () => fed },
     };
     const s = serverStatus(server, () => Promise.resolve(), () => false);
-    assert.deepEqual(s.connections(), { client: 3, server: 3 });
+    assert.deepEqual(s.connections(), { client: 3, server: 3, awaitingLogin: 1 });
     assert.deepEqual(s.messages(), { local: 1, channel: 2, remote: 3, inbound: 4 });
     assert.deepEqual(s.outbox(), { pending: 7, sent: 10, rejected: 1, expired: 0 });
     assert.deepEqual(s.peers(), [{ domain: "b.test", up: true }]);
     // Optional counters absent: 0.
     fed = { connections: 0, outboxPending: 0, peers: [{ domain: "b.test", up: false }] };
-    assert.deepEqual(s.connections(), { client: 5, server: 0 });
+    assert.deepEqual(s.connections(), { client: 5, server: 0, awaitingLogin: 1 });
     assert.deepEqual(s.outbox(), { pending: 0, sent: 0, rejected: 0, expired: 0 });
     assert.deepEqual(s.peers(), [{ domain: "b.test", up: false }]);
   });

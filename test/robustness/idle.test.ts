@@ -69,4 +69,41 @@ describe("idle connections", () => {
       await t.cleanup();
     }
   });
+
+  it("lets go of a connection at once when it logs in or closes, not at the time limit", async () => {
+    // A storm of short connections must not be kept alive for the whole time limit.
+    const t = await startServer({ authTimeoutMs: 60_000, maxConnectionsPerIp: 0 });
+    const open: WireClient[] = [];
+    try {
+      const users = await Promise.all(["u0", "u1", "u2", "u3", "u4"].map((u) => t.addUser(u)));
+      const silent = await Promise.all(
+        Array.from({ length: 10 }, () => WireClient.connect(t.port)),
+      );
+      open.push(...silent);
+      // 20 close before logging in: 10 at once, 10 after a Handshake.
+      for (let i = 0; i < 20; i++) {
+        const c = await WireClient.connect(t.port);
+        if (i % 2 === 1) c.write(encode({ type: 0x03, major: 0, minor: 2, connType: 1 }));
+        c.close();
+      }
+      // 5 log in and stay.
+      for (const [i, u] of users.entries()) {
+        open.push(await WireClient.login(t.port, u, `pw-u${i}`));
+      }
+      for (let k = 0; k < 250 && t.server.connections > 15; k++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(t.server.connections, 15);
+      assert.equal(t.server.awaitingLogin, 10, "only the silent connections are still waiting");
+      for (const c of silent) c.close();
+      for (let k = 0; k < 250 && t.server.awaitingLogin > 0; k++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(t.server.awaitingLogin, 0);
+      assert.equal(t.server.metrics.authTimeouts, 0);
+    } finally {
+      for (const c of open) c.close();
+      await t.cleanup();
+    }
+  });
 });

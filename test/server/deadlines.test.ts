@@ -56,4 +56,48 @@ describe("FifoDeadlines", () => {
     await sleep(50);
     assert.deepEqual(log, []);
   });
+
+  it("cancel() forgets an item: it is not told, and the count of waiting items drops", async () => {
+    const log: string[] = [];
+    const deadlines = new FifoDeadlines<Item>(30);
+    const ta = deadlines.add(new Item("a", log));
+    const tb = deadlines.add(new Item("b", log));
+    deadlines.add(new Item("c", log));
+    assert.equal(deadlines.waiting, 3);
+    deadlines.cancel(tb);
+    deadlines.cancel(tb); // twice is once
+    assert.equal(deadlines.waiting, 2);
+    await sleep(70);
+    assert.deepEqual(log, ["a", "c"]);
+    assert.equal(deadlines.waiting, 0);
+    // A spent ticket cancels nothing, not even the item that now has its old slot.
+    deadlines.add(new Item("d", log));
+    deadlines.cancel(ta);
+    deadlines.cancel(tb);
+    assert.equal(deadlines.waiting, 1);
+    await sleep(70);
+    assert.deepEqual(log, ["a", "c", "d"]);
+  });
+
+  it("tickets stay right across compaction, and cancelling every item stops the timer", async () => {
+    const log: string[] = [];
+    const deadlines = new FifoDeadlines<Item>(200);
+    // 1,500 due and told (past the compaction point) while 500 later ones wait.
+    for (let i = 0; i < 1500; i++) deadlines.add(new Item(`early${i}`, log));
+    await sleep(100);
+    const late = Array.from({ length: 500 }, (_, i) => deadlines.add(new Item(`late${i}`, log)));
+    while (log.length < 1500) await sleep(2);
+    assert.equal(deadlines.waiting, 500);
+    // Cancel every late one but the last: only it is told.
+    for (const t of late.slice(0, -1)) deadlines.cancel(t);
+    await sleep(250);
+    assert.equal(log.length, 1501);
+    assert.equal(log[1500], "late499");
+    // All cancelled: nothing is told, and no timer is left to keep a process alive.
+    const x = deadlines.add(new Item("x", log));
+    deadlines.cancel(x);
+    assert.equal(deadlines.waiting, 0);
+    await sleep(30);
+    assert.equal(log.length, 1501);
+  });
 });
