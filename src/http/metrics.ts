@@ -114,7 +114,7 @@ export function collectMetrics(
     },
     gauge(
       "solec_connections_awaiting_login",
-      "Open connections on the SOLEC listener that have not finished their handshake and login.",
+      "Open connections on the SOLEC listener that have not sent their login yet (inside the login time limit).",
       conns.awaitingLogin,
     ),
     counter(

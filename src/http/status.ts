@@ -109,7 +109,7 @@ export interface StatusSource {
   readonly listening: boolean;
   /** Open sessions on the SOLEC listener (clients, and inbound peer links). */
   readonly connections: number;
-  /** Of those, the ones that have not finished their handshake and login yet. */
+  /** Of those, the ones that have not sent their login (UserAuth, ServerAuth) yet. */
   readonly awaitingLogin: number;
   readonly metrics: ServerMetrics;
   /** The group-commit queue's counters. */

@@ -135,7 +135,7 @@ export class SolecServer {
     return this.#sessions.size;
   }
 
-  /** Open connections still inside the handshake/login time limit. */
+  /** Open connections that have not sent their login yet (the login time limit runs). */
   get awaitingLogin(): number {
     return this.#authDeadlines.waiting;
   }
