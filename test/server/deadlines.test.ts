@@ -81,16 +81,17 @@ describe("FifoDeadlines", () => {
 
   it("tickets stay right across compaction, and cancelling every item stops the timer", async () => {
     const log: string[] = [];
-    const deadlines = new FifoDeadlines<Item>(200);
-    // 1,500 due and told (past the compaction point) while 500 later ones wait.
+    const deadlines = new FifoDeadlines<Item>(400);
+    // 1,500 due and told (past the compaction point) while 500 later ones wait (150 ms
+    // later: a timer that late on a loaded machine would tell them together).
     for (let i = 0; i < 1500; i++) deadlines.add(new Item(`early${i}`, log));
-    await sleep(100);
+    await sleep(150);
     const late = Array.from({ length: 500 }, (_, i) => deadlines.add(new Item(`late${i}`, log)));
     while (log.length < 1500) await sleep(2);
     assert.equal(deadlines.waiting, 500);
     // Cancel every late one but the last: only it is told.
     for (const t of late.slice(0, -1)) deadlines.cancel(t);
-    await sleep(250);
+    await sleep(300);
     assert.equal(log.length, 1501);
     assert.equal(log[1500], "late499");
     // All cancelled: nothing is told, and no timer is left to keep a process alive.
