@@ -44,9 +44,10 @@ export class FifoDeadlines<T extends Expirable> {
   cancel(ticket: number): void {
     const i = ticket - this.#base;
     if (i < this.#head || i >= this.#items.length || this.#items[i] === undefined) return;
+    // Only the slot: the timer runs on (it finds nothing when it fires, and stops), so a
+    // storm of short connections costs no timer object per connection.
     this.#items[i] = undefined;
-    // Nothing left to wait for: no timer, and the arrays start over.
-    if (--this.#waiting === 0) this.#reset();
+    this.#waiting--;
   }
 
   /** Items waiting for their deadline: neither told nor cancelled. */

@@ -79,7 +79,7 @@ describe("FifoDeadlines", () => {
     assert.deepEqual(log, ["a", "c", "d"]);
   });
 
-  it("tickets stay right across compaction, and cancelling every item stops the timer", async () => {
+  it("tickets stay right across compaction; a queue of cancelled items empties and starts over", async () => {
     const log: string[] = [];
     const deadlines = new FifoDeadlines<Item>(400);
     // 1,500 due and told (past the compaction point) while 500 later ones wait (150 ms
@@ -94,11 +94,15 @@ describe("FifoDeadlines", () => {
     await sleep(300);
     assert.equal(log.length, 1501);
     assert.equal(log[1500], "late499");
-    // All cancelled: nothing is told, and no timer is left to keep a process alive.
-    const x = deadlines.add(new Item("x", log));
-    deadlines.cancel(x);
-    assert.equal(deadlines.waiting, 0);
-    await sleep(30);
+    // Every item cancelled: none is told, and once their time has passed the queue is
+    // empty (no timer left), so the next item gets a timer of its own.
+    const short = new FifoDeadlines<Item>(20);
+    for (const t of ["x", "y", "z"].map((n) => short.add(new Item(n, log)))) short.cancel(t);
+    assert.equal(short.waiting, 0);
+    await sleep(60);
     assert.equal(log.length, 1501);
+    short.add(new Item("after", log));
+    await sleep(60);
+    assert.deepEqual(log.slice(1501), ["after"]);
   });
 });
