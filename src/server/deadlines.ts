@@ -55,12 +55,8 @@ export class FifoDeadlines<T extends Expirable> {
     return this.#waiting;
   }
 
-  /** Forgets every pending deadline (the server is stopping). */
+  /** Forgets every pending deadline (the server is stopping, or all were cancelled). */
   clear(): void {
-    this.#reset();
-  }
-
-  #reset(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#base += this.#items.length;
@@ -92,9 +88,9 @@ export class FifoDeadlines<T extends Expirable> {
       } catch (e) {
         console.error(e);
       }
-      if (this.#items !== items) return; // reset while telling the item
+      if (this.#items !== items) return; // cleared while telling the item
     }
-    if (this.#waiting === 0) return this.#reset(); // the rest (if any) were cancelled
+    if (this.#waiting === 0) return this.clear(); // the rest (if any) were cancelled
     if (head >= COMPACT_AT) {
       this.#base += head;
       this.#items = items.slice(head);
