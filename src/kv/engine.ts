@@ -367,21 +367,41 @@ class Atomic implements AtomicOperation {
     return this;
   }
 
-  async commit(options?: AtomicCommitOptions): Promise<KvCommitResult | KvCommitError> {
+  commit(options?: AtomicCommitOptions): Promise<KvCommitResult | KvCommitError> {
     const onApplied = options?.onApplied;
-    if (onApplied === undefined) {
-      const versionstamp = await this.#engine().commit(this.#checks, this.#mutations);
-      return versionstamp === null ? { ok: false } : { ok: true, versionstamp };
-    }
     let told = false;
-    const versionstamp = await this.#engine().commit(this.#checks, this.#mutations, (vs) => {
-      told = true;
-      onApplied({ ok: true, versionstamp: vs });
+    let outcome: MaybePromise<string | null>;
+    try {
+      outcome = this.#engine().commit(
+        this.#checks,
+        this.#mutations,
+        onApplied === undefined ? undefined : (vs) => {
+          told = true;
+          onApplied({ ok: true, versionstamp: vs }, false);
+        },
+      );
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (!(outcome instanceof Promise)) {
+      // Committed synchronously (memory, SQLite without a sync per commit): say so at
+      // once, so that a caller can deliver and answer in this same turn of the event loop
+      // instead of one turn later, after the next poll for input.
+      if (outcome === null) return Promise.resolve({ ok: false });
+      const result: KvCommitResult = { ok: true, versionstamp: outcome };
+      try {
+        onApplied?.(result, true);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return Promise.resolve(result);
+    }
+    return outcome.then((versionstamp) => {
+      if (versionstamp === null) return { ok: false };
+      const result: KvCommitResult = { ok: true, versionstamp };
+      if (!told) onApplied?.(result, true);
+      return result;
     });
-    if (versionstamp === null) return { ok: false };
-    const result: KvCommitResult = { ok: true, versionstamp };
-    if (!told) onApplied(result);
-    return result;
   }
 }
 

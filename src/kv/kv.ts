@@ -107,8 +107,14 @@ export interface AtomicCommitOptions {
    * crash of this process, but, on a store that syncs to disk separately
    * (SQLite "full"), not yet safe from power loss. Always called before
    * `commit()` resolves successfully; never after a failed check or error.
+   *
+   * `final` is true when the commit is complete as well: `commit()` resolves
+   * with this same result and nothing more is coming (memory; SQLite without
+   * a sync per commit). A store that commits synchronously calls it before
+   * `commit()` returns, so a caller can finish its work in the same turn of
+   * the event loop rather than in a later one.
    */
-  onApplied?: (result: KvCommitResult) => void;
+  onApplied?: (result: KvCommitResult, final: boolean) => void;
 }
 
 /**

@@ -155,8 +155,11 @@ export class CommitQueue {
         for (let i = 0; i < jobs.length; i++) flight.count += jobs[i].write(atomic);
         for (const w of this.#writers) flight.count += w.finish(atomic);
         commit = atomic.commit({
-          onApplied: () => {
+          onApplied: (_result, final) => {
             flight.applied = true;
+            // A store that committed synchronously: deliveries and answers go out in
+            // this turn, not after one more poll for input.
+            if (final) flight.settled = true;
             this.#advance();
           },
         });
@@ -166,6 +169,7 @@ export class CommitQueue {
       }
       commit.then(
         (res) => {
+          if (flight.settled) return; // told already (onApplied's `final`)
           if (!res.ok) flight.error = new Error("store refused the commit");
           // A store (or wrapper) that does not report `onApplied` applied on resolving.
           else flight.applied = true;
@@ -173,6 +177,7 @@ export class CommitQueue {
           this.#advance();
         },
         (e) => {
+          if (flight.settled) return;
           flight.error = e ?? new Error("commit failed");
           flight.settled = true;
           this.#advance();

@@ -1075,6 +1075,25 @@ export function kvConformance(name: string, factory: KvFactory): void {
           }
         }),
       );
+      it(
+        "onApplied: once, before commit() resolves, with its versionstamp; never on a failed check",
+        withKv(async (kv) => {
+          const heard: { versionstamp: string; final: boolean; settled: boolean }[] = [];
+          let settled = false;
+          const res = await kv.atomic().set(["oa"], 1).commit({
+            onApplied: (r, final) => heard.push({ versionstamp: r.versionstamp, final, settled }),
+          }).finally(() => (settled = true));
+          assert.ok(res.ok);
+          assert.equal(heard.length, 1);
+          assert.equal(heard[0].versionstamp, res.versionstamp);
+          assert.equal(heard[0].settled, false, "told before the commit resolved");
+          assert.equal(typeof heard[0].final, "boolean");
+          await kv.set(["oa"], 2); // res.versionstamp is stale now
+          const failed = await kv.atomic().check({ key: ["oa"], versionstamp: res.versionstamp })
+            .set(["oa"], 3).commit({ onApplied: () => assert.fail("told about a failed commit") });
+          assert.deepStrictEqual(failed, { ok: false });
+        }),
+      );
     });
 
     describe("versionstamps", () => {

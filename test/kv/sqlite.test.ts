@@ -73,6 +73,21 @@ describe("SqliteKv on disk", () => {
       assert.throws(() => opened({ synchronous: "sometimes" as "full" }), TypeError);
     }));
 
+  it("tells onApplied before commit() returns: final unless a sync to disk is still due", () =>
+    withFile(async (_path, opened) => {
+      for (const [synchronous, final] of [["full", false], ["normal", true]] as const) {
+        const kv = opened({ synchronous });
+        const heard: boolean[] = [];
+        const promise = kv.atomic().set(["k", synchronous], 1).commit({
+          onApplied: (_r, f) => heard.push(f),
+        });
+        assert.deepStrictEqual(heard, [final], `synchronous=${synchronous}`);
+        assert.ok((await promise).ok);
+        assert.deepStrictEqual(heard, [final]);
+        await kv.close();
+      }
+    }));
+
   it("refuses a file whose schema version it does not know", () =>
     withFile(async (path, opened) => {
       await opened().close();

@@ -9,6 +9,7 @@ import { type CommitJob, CommitQueue } from "../../src/server/commit-queue.ts";
 import { MemoryKv } from "../../src/kv/memory.ts";
 import type { AtomicCommitOptions, AtomicOperation, Kv } from "../../src/kv/kv.ts";
 import { FaultyKv } from "../support/faulty-kv.ts";
+import { atTurnEnd } from "../../src/server/turn-end.ts";
 
 /** A job that records what it heard in a shared log. */
 function job(log: string[], name: string, key = name): CommitJob {
@@ -35,7 +36,7 @@ class SlowSyncKv {
     const commit = op.commit.bind(op);
     op.commit = (options?: AtomicCommitOptions) =>
       commit().then((res) => {
-        if (res.ok) options?.onApplied?.(res);
+        if (res.ok) options?.onApplied?.(res, false);
         return new Promise((resolve) => this.durable.push(() => resolve(res)));
       });
     return op;
@@ -62,6 +63,17 @@ describe("CommitQueue", () => {
       "committed c",
     ]);
     assert.equal((await kv.get(["k", "b"])).value, "b");
+  });
+
+  it("with a store that commits synchronously, answers within the commit's own turn-end task", async () => {
+    // Deliveries and answers then leave in this turn's writes, not one poll for input later.
+    const q = new CommitQueue(new MemoryKv());
+    const log: string[] = [];
+    q.enqueue(job(log, "a"));
+    let seen: string[] = [];
+    atTurnEnd(() => (seen = [...log])); // queued after the commit, runs right after it
+    await q.drained();
+    assert.deepEqual(seen, ["applied a", "committed a"]);
   });
 
   it("writes the next batch before the previous is durable, and answers in order", async () => {

@@ -115,7 +115,7 @@ export class FaultyKv implements Kv {
         const gate = durableAfter();
         if (gate === null) return await inner.commit(options);
         const result = await inner.commit();
-        if (result.ok) options?.onApplied?.(result);
+        if (result.ok) options?.onApplied?.(result, false);
         await gate;
         return result;
       },
