@@ -177,7 +177,8 @@ export class CommitQueue {
           this.#advance();
         },
         (e) => {
-          if (flight.settled) return;
+          // Settled already: the commit was told final, and only a throwing handler fails it now.
+          if (flight.settled) return this.onJobError(e);
           flight.error = e ?? new Error("commit failed");
           flight.settled = true;
           this.#advance();
