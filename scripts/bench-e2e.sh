@@ -134,10 +134,12 @@ exec $2 >>"$RUN_DIR/$1.log" 2>&1
 EOF
   chmod +x "$RUN_DIR/$1.sh"
 }
-wrapper solec-bun "node_modules/.bin/bun src/main/bun.ts serve --store \"sqlite:\$copy\" $COMMON_FLAGS"
+# The runtimes' environment as `bun run serve` / `deno task serve` set it (README, "Commands").
+BUN_ENV="env MIMALLOC_PURGE_HOLES_MIN_INTERVAL=5000"
+wrapper solec-bun "$BUN_ENV node_modules/.bin/bun src/main/bun.ts serve --store \"sqlite:\$copy\" $COMMON_FLAGS"
 wrapper solec-deno "env MALLOC_ARENA_MAX=1 node_modules/.bin/deno run -A --v8-flags=--max-semi-space-size=4,--expose-gc src/main/deno.ts serve --store \"sqlite:\$copy\" $COMMON_FLAGS"
 wrapper solec-bun-mem \
-  "node_modules/.bin/bun scripts/bench-serve-memory-bun.ts --from \"sqlite:\$copy\" $COMMON_FLAGS"
+  "$BUN_ENV node_modules/.bin/bun scripts/bench-serve-memory-bun.ts --from \"sqlite:\$copy\" $COMMON_FLAGS"
 wrapper solec-deno-mem \
   "env MALLOC_ARENA_MAX=1 node_modules/.bin/deno run -A --v8-flags=--max-semi-space-size=4,--expose-gc scripts/bench-serve-memory-deno.ts --from \"sqlite:\$copy\" $COMMON_FLAGS"
 export CMD_solec_bun=$RUN_DIR/solec-bun.sh CMD_solec_deno=$RUN_DIR/solec-deno.sh
