@@ -370,9 +370,14 @@ class Atomic implements AtomicOperation {
   commit(options?: AtomicCommitOptions): Promise<KvCommitResult | KvCommitError> {
     const onApplied = options?.onApplied;
     let told = false;
-    let outcome: MaybePromise<string | null>;
+    const tell = (versionstamp: string | null): KvCommitResult | KvCommitError => {
+      if (versionstamp === null) return { ok: false };
+      const result: KvCommitResult = { ok: true, versionstamp };
+      if (!told) onApplied?.(result, true);
+      return result;
+    };
     try {
-      outcome = this.#engine().commit(
+      const outcome = this.#engine().commit(
         this.#checks,
         this.#mutations,
         onApplied === undefined ? undefined : (vs) => {
@@ -380,28 +385,14 @@ class Atomic implements AtomicOperation {
           onApplied({ ok: true, versionstamp: vs }, false);
         },
       );
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    if (!(outcome instanceof Promise)) {
+      if (outcome instanceof Promise) return outcome.then(tell);
       // Committed synchronously (memory, SQLite without a sync per commit): say so at
       // once, so that a caller can deliver and answer in this same turn of the event loop
       // instead of one turn later, after the next poll for input.
-      if (outcome === null) return Promise.resolve({ ok: false });
-      const result: KvCommitResult = { ok: true, versionstamp: outcome };
-      try {
-        onApplied?.(result, true);
-      } catch (e) {
-        return Promise.reject(e);
-      }
-      return Promise.resolve(result);
+      return Promise.resolve(tell(outcome));
+    } catch (e) {
+      return Promise.reject(e);
     }
-    return outcome.then((versionstamp) => {
-      if (versionstamp === null) return { ok: false };
-      const result: KvCommitResult = { ok: true, versionstamp };
-      if (!told) onApplied?.(result, true);
-      return result;
-    });
   }
 }
 
