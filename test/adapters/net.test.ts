@@ -307,6 +307,63 @@ describe(`net adapter (${platform.runtime})`, () => {
     }
   });
 
+  it("empty writes among others are reported in order and carry nothing", async () => {
+    const { client, server, close } = await connectedPair();
+    try {
+      const events: string[] = [];
+      const parts = [text(""), text("ab"), text(""), text(""), text("cd"), text("")];
+      const reported = new Promise<void>((resolve) => {
+        parts.forEach((part, i) =>
+          server.sendWith(part, {
+            sent: () => {
+              events.push(`sent ${i}`);
+              if (events.length === parts.length) resolve();
+            },
+            sendFailed: () => events.push(`failed ${i}`),
+          })
+        );
+      });
+      await within(reported, 5_000, "every write reported");
+      assert.deepEqual(events, parts.map((_, i) => `sent ${i}`));
+      assert.deepEqual(await readBytes(client, 4), text("abcd"));
+    } finally {
+      await close();
+    }
+  });
+
+  it("closing with 20,000 writes queued behind a stalled one fails each once, in order", async () => {
+    const { server, close } = await connectedPair();
+    try {
+      // The peer never reads: the first write stalls once the socket buffers are full,
+      // and everything after it waits in the adapter's queue.
+      const failed: number[] = [];
+      let sent = 0;
+      const n = 20_000;
+      for (let i = 0; i < n; i++) {
+        server.sendWith(i === 0 ? pattern(32 * MiB, 1) : text("x"), {
+          sent: () => sent++,
+          sendFailed: () => failed.push(i),
+        });
+      }
+      await sleep(50);
+      server.close();
+      await within(
+        new Promise<void>((resolve) => {
+          const check = () => (sent + failed.length === n ? resolve() : setTimeout(check, 5));
+          check();
+        }),
+        5_000,
+        "every write reported",
+      );
+      // However much of the first one the kernel took, nothing after it went out.
+      assert.equal(sent, 0);
+      assert.equal(failed.length, n);
+      assert.ok(failed.every((v, i) => v === i), "reported in call order");
+    } finally {
+      await close();
+    }
+  });
+
   it("send after close rejects; a send stalled by back-pressure rejects on close", async () => {
     const { client, server, close } = await connectedPair();
     try {

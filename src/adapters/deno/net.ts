@@ -38,6 +38,7 @@ import { localAddr, remoteAddr } from "../shared-addr.ts";
  */
 const READ_BUFFER_MIN = 128;
 const READ_BUFFER_MAX = 64 * 1024;
+const EMPTY = new Uint8Array(0);
 /** A TLS peer that has not finished its handshake by then is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Longest pause between retries after an unexpected accept() error (e.g. EMFILE). */
@@ -58,9 +59,13 @@ class DenoConnection extends PushConnection {
   #delivering = false;
   /** A chunk read just before a pause; delivered on `resume()`. */
   #held: Uint8Array | null = null;
-  /** A write is in progress (`#writeLoop`); later ones wait in `#waiting`, in call order. */
+  /** A write is in progress (`#writeNow`); later ones wait in `#waiting`, in call order. */
   #writing = false;
   #waiting: PendingWrite[] = NO_WRITES;
+  /** The write in progress: its data, how much of it is written, whom to tell. */
+  #writeData: Uint8Array = EMPTY;
+  #writeOffset = 0;
+  #writeDone: SendCallback | null = null;
 
   constructor(conn: DenoConn) {
     const remote = conn.remoteAddr;
@@ -93,8 +98,9 @@ class DenoConnection extends PushConnection {
       this.#waiting.push({ data, done });
       return;
     }
+    if (data.byteLength === 0) return done.sent();
     this.#writing = true;
-    void this.#writeLoop(data, done);
+    this.#writeNow(data, done);
   }
 
   close(): void {
@@ -168,26 +174,64 @@ class DenoConnection extends PushConnection {
 
   /**
    * Writes `data`, then whatever queued meanwhile, one at a time (`write()` may take part
-   * of a buffer). One coroutine per burst of writes, not one per write.
+   * of a buffer). Chained by callbacks bound once, like reads: no coroutine or closure
+   * per write (an async loop here was most of Deno's garbage per message).
    */
-  async #writeLoop(data: Uint8Array, done: SendCallback): Promise<void> {
-    for (;;) {
-      let offset = 0;
-      try {
-        while (offset < data.byteLength && !this.#isClosed) {
-          offset += await this.#conn.write(offset === 0 ? data : data.subarray(offset));
-        }
-      } catch {
-        this.close();
-      }
-      if (offset === data.byteLength) done.sent();
-      else done.sendFailed();
-      const next = this.#waiting.shift();
-      if (next === undefined) break;
-      data = next.data;
-      done = next.done;
+  #writeNow(data: Uint8Array, done: SendCallback): void {
+    this.#writeData = data;
+    this.#writeDone = done;
+    this.#writeOffset = 0;
+    this.#writeMore();
+  }
+
+  /** Starts a `write()` op for the rest of the write in progress. */
+  #writeMore(): void {
+    const data = this.#writeData;
+    const offset = this.#writeOffset;
+    let op: Promise<number>;
+    try {
+      op = this.#conn.write(offset === 0 ? data : data.subarray(offset));
+    } catch {
+      return this.#onWriteFailed();
     }
-    this.#writing = false;
+    op.then(this.#onWritten, this.#onWriteFailed);
+  }
+
+  readonly #onWritten = (n: number): void => {
+    this.#writeOffset += n;
+    if (this.#writeOffset >= this.#writeData.byteLength) this.#writeEnded(true);
+    else if (this.#isClosed) this.#writeEnded(false);
+    else this.#writeMore();
+  };
+
+  readonly #onWriteFailed = (): void => {
+    this.close();
+    this.#writeEnded(false);
+  };
+
+  /**
+   * The write in progress is over: tell its sender, then start the next queued one. A
+   * loop, not a recursion, for writes that end at once (empty, or the socket is closed):
+   * a client may have queued thousands.
+   */
+  #writeEnded(ok: boolean): void {
+    let done = this.#writeDone as SendCallback;
+    this.#writeData = EMPTY;
+    this.#writeDone = null;
+    for (;;) {
+      if (ok) done.sent();
+      else done.sendFailed();
+      // `sent()` may have queued the next write already (it goes into #waiting while
+      // #writing is still set), so the queue keeps call order.
+      const next = this.#waiting.shift();
+      if (next === undefined) {
+        this.#writing = false;
+        return;
+      }
+      if (!this.#isClosed && next.data.byteLength > 0) return this.#writeNow(next.data, next.done);
+      done = next.done;
+      ok = !this.#isClosed;
+    }
   }
 }
 
