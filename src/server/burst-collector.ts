@@ -12,8 +12,9 @@
  * forced full collection then only costs (V8 ran a 50-pair benchmark ~15 % slower
  * after one).
  *
- * The runtime adapter supplies the collector (`Platform.collectGarbage`); without
- * one the server does nothing of the kind.
+ * The runtime adapter supplies the collector (`Platform.collectGarbage`; Bun's also
+ * shrinks the footprint, see src/adapters/bun/gc.ts); without one the server does
+ * nothing of the kind.
  */
 export class BurstCollector {
   /** Logins since the last collection. */
