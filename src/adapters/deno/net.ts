@@ -175,7 +175,7 @@ class DenoConnection extends PushConnection {
   /**
    * Writes `data`, then whatever queued meanwhile, one at a time (`write()` may take part
    * of a buffer). Chained by callbacks bound once, like reads: no coroutine or closure
-   * per write (an async loop here was most of Deno's garbage per message).
+   * per write (an async loop here was the largest share of the garbage per message).
    */
   #writeNow(data: Uint8Array, done: SendCallback): void {
     this.#writeData = data;
