@@ -6,7 +6,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { collectWith } from "../../src/adapters/bun/gc.ts";
+import { collectWith, purgeWakeDelay } from "../../src/adapters/bun/gc.ts";
 
 describe("Bun adapter: collection after a burst of logins", () => {
   it("collects in full, then shrinks the footprint", () => {
@@ -19,5 +19,14 @@ describe("Bun adapter: collection after a burst of logins", () => {
     const calls: string[] = [];
     collectWith({ gc: (force) => calls.push(`gc ${force}`) });
     assert.deepEqual(calls, ["gc true"]);
+  });
+
+  it("wakes the event loop just past the allocator's purge interval", () => {
+    assert.equal(purgeWakeDelay({ MIMALLOC_PURGE_HOLES_MIN_INTERVAL: "5000" }), 5100);
+    assert.equal(purgeWakeDelay({ MIMALLOC_PURGE_HOLES_MIN_INTERVAL: "1000" }), 1100);
+    // mimalloc's default interval (100 ms) when unset or unusable.
+    assert.equal(purgeWakeDelay({}), 200);
+    assert.equal(purgeWakeDelay({ MIMALLOC_PURGE_HOLES_MIN_INTERVAL: "soon" }), 200);
+    assert.equal(purgeWakeDelay({ MIMALLOC_PURGE_HOLES_MIN_INTERVAL: "-1" }), 200);
   });
 });
