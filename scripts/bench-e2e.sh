@@ -135,7 +135,7 @@ EOF
   chmod +x "$RUN_DIR/$1.sh"
 }
 # Bun's environment as `bun run serve` sets it (README, "Commands"); Deno's below as `deno task serve` does.
-BUN_ENV="env MIMALLOC_PURGE_HOLES_MIN_INTERVAL=5000"
+BUN_ENV="env MIMALLOC_PURGE_HOLES_MIN_INTERVAL=1000"
 wrapper solec-bun "$BUN_ENV node_modules/.bin/bun src/main/bun.ts serve --store \"sqlite:\$copy\" $COMMON_FLAGS"
 wrapper solec-deno "env MALLOC_ARENA_MAX=1 node_modules/.bin/deno run -A --v8-flags=--max-semi-space-size=4,--expose-gc src/main/deno.ts serve --store \"sqlite:\$copy\" $COMMON_FLAGS"
 wrapper solec-bun-mem \

@@ -30,11 +30,11 @@ export function collectWith(bun: BunMemory): void {
 /**
  * When to wake the event loop after a collection so that Bun's allocator returns what it
  * freed. mimalloc gives free pages back from its scavenger thread, at most once per
- * `MIMALLOC_PURGE_HOLES_MIN_INTERVAL` ms (5,000 in `bun run serve`, see README "Helper
- * threads"), and only when the event loop goes to sleep. An idle server may then sleep
- * through the whole interval after the collection and keep the pages: Bun + SQLite, 5,000
- * connections held, 2 of 6 runs measured 4.3 KB per connection instead of 3.5-3.6. One
- * wake-up just past the interval gives the scavenger its turn.
+ * `MIMALLOC_PURGE_HOLES_MIN_INTERVAL` ms (1,000 in `bun run serve`, see README
+ * "Commands"), and only when the event loop goes to sleep: an idle server may sleep
+ * through the interval after the collection and keep the pages (with a 5 s interval, 2 of
+ * 6 runs of 5,000 held connections on Bun + SQLite kept 4.3 KB each instead of 3.5-3.6).
+ * One wake-up just past the interval gives the scavenger its turn.
  */
 export function purgeWakeDelay(env: Record<string, string | undefined>): number {
   const set = Number(env.MIMALLOC_PURGE_HOLES_MIN_INTERVAL);
