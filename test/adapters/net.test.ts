@@ -58,6 +58,27 @@ async function rawSocketPrototype(): Promise<{ setNoDelay(on?: boolean): unknown
   return Object.getPrototypeOf(c);
 }
 
+/**
+ * Sends `parts` through `sendWith`, one call each, and resolves with what each write
+ * reported ("sent i" / "failed i"), in the order reported, once all have.
+ */
+async function sendAllWith(conn: Connection, parts: Uint8Array[]): Promise<string[]> {
+  const events: string[] = [];
+  const reported = new Promise<void>((resolve) => {
+    parts.forEach((part, i) =>
+      conn.sendWith(part, {
+        sent: () => {
+          events.push(`sent ${i}`);
+          if (events.length === parts.length) resolve();
+        },
+        sendFailed: () => events.push(`failed ${i}`),
+      })
+    );
+  });
+  await within(reported, 5_000, "every write reported");
+  return events;
+}
+
 describe(`net adapter (${platform.runtime})`, () => {
   it("listens on the port it reports and echoes a round trip", async () => {
     const listener = await net.listen({ hostname: HOST, port: 0 });
@@ -278,20 +299,8 @@ describe(`net adapter (${platform.runtime})`, () => {
   it("sendWith reports each write once, in order; after close it reports failure", async () => {
     const { client, server, close } = await connectedPair();
     try {
-      const events: string[] = [];
       const parts = [text("one "), text("two "), text("three")];
-      const reported = new Promise<void>((resolve) => {
-        parts.forEach((part, i) =>
-          server.sendWith(part, {
-            sent: () => {
-              events.push(`sent ${i}`);
-              if (events.length === parts.length) resolve();
-            },
-            sendFailed: () => events.push(`failed ${i}`),
-          })
-        );
-      });
-      await within(reported, 5_000, "every write reported");
+      const events = await sendAllWith(server, parts);
       assert.deepEqual(events, ["sent 0", "sent 1", "sent 2"]);
       assert.deepEqual(await readBytes(client, 13), text("one two three"));
       server.close();
@@ -310,20 +319,8 @@ describe(`net adapter (${platform.runtime})`, () => {
   it("empty writes among others are reported in order and carry nothing", async () => {
     const { client, server, close } = await connectedPair();
     try {
-      const events: string[] = [];
       const parts = [text(""), text("ab"), text(""), text(""), text("cd"), text("")];
-      const reported = new Promise<void>((resolve) => {
-        parts.forEach((part, i) =>
-          server.sendWith(part, {
-            sent: () => {
-              events.push(`sent ${i}`);
-              if (events.length === parts.length) resolve();
-            },
-            sendFailed: () => events.push(`failed ${i}`),
-          })
-        );
-      });
-      await within(reported, 5_000, "every write reported");
+      const events = await sendAllWith(server, parts);
       assert.deepEqual(events, parts.map((_, i) => `sent ${i}`));
       assert.deepEqual(await readBytes(client, 4), text("abcd"));
     } finally {
