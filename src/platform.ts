@@ -172,4 +172,12 @@ export interface Platform {
    * thread the event loop spins on while it waits.
    */
   readonly helperThreads?: RegExp;
+  /**
+   * Of `helperThreads`, those run in `SCHED_IDLE` (only when the core is otherwise idle,
+   * preempted as soon as the event loop wakes) rather than at a nice value: threads whose
+   * work can wait however busy the server is, never ones that requests wait for.
+   */
+  readonly idleHelperThreads?: RegExp;
+  /** Puts thread `tid` of this process in `SCHED_IDLE` (Linux); returns whether it took. */
+  readonly setIdleScheduling?: (tid: number) => boolean;
 }

@@ -12,8 +12,14 @@ import process from "node:process";
  * server's core, and at 5,000 msg/s most messages that waited over 1 ms before the server
  * read them waited while neither solec code nor a garbage collection ran; with these
  * threads at nice 10 the p99 went from 1.7-2.3 to 1.1-2.0 ms (BENCHMARKS.md). At nice 10 a
- * helper still gets a tenth of a contended core and all of an idle one, but the event loop
- * takes the core back as soon as it wakes.
+ * helper still gets a tenth of a contended core and all of an idle one.
+ *
+ * A nice value sets a thread's share of a contended core, not how long it keeps the core
+ * once it has it: Linux's scheduler (EEVDF) lets a running thread finish its time slice
+ * before a thread that wakes, so a message that arrives while the allocator's scavenger
+ * runs waits for the scavenger's whole pass (0.3-0.4 ms). Threads whose work can always
+ * wait are put in `SCHED_IDLE` instead (`idleNames`, where the platform can set it), which
+ * a waking thread of any other policy preempts at once.
  *
  * Linux only (per-thread nice via `setpriority` on a thread id, thread names in
  * `/proc/self/task/TID/comm`); elsewhere, and wherever the OS refuses, nothing changes.
@@ -28,6 +34,13 @@ export interface HelperThreadsOptions {
   readonly names: RegExp;
   /** The nice value to give them, 1-19. */
   readonly nice: number;
+  /**
+   * Of those, the threads to put in `SCHED_IDLE` instead (see `Platform.idleHelperThreads`),
+   * with `setIdle`; a thread the call fails for gets the nice value.
+   */
+  readonly idleNames?: RegExp;
+  /** Puts a thread of this process in `SCHED_IDLE`; returns whether the kernel took it. */
+  readonly setIdle?: (tid: number) => boolean;
   /** How often to look for new threads; default 5000 ms. */
   readonly rescanMs?: number;
   /** For tests: the directory listing the process's threads, and the priority calls. */
@@ -43,6 +56,8 @@ const MAX_REMEMBERED = 4096;
 export class HelperThreads {
   readonly #names: RegExp;
   readonly #nice: number;
+  readonly #idleNames: RegExp | null;
+  readonly #setIdle: ((tid: number) => boolean) | null;
   readonly #taskDir: string;
   readonly #get: (tid: number) => number;
   readonly #set: (tid: number, nice: number) => void;
@@ -51,6 +66,7 @@ export class HelperThreads {
   /** Threads already lowered (or refused): not asked again. */
   readonly #done = new Set<number>();
   #lowered = 0;
+  #idled = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: HelperThreadsOptions) {
@@ -59,6 +75,8 @@ export class HelperThreads {
     }
     this.#names = options.names;
     this.#nice = options.nice;
+    this.#idleNames = options.idleNames ?? null;
+    this.#setIdle = options.setIdle ?? null;
     this.#taskDir = options.taskDir ?? "/proc/self/task";
     this.#get = options.getPriority ?? getPriority;
     this.#set = options.setPriority ?? setPriority;
@@ -71,9 +89,14 @@ export class HelperThreads {
     return process.platform === "linux";
   }
 
-  /** Helper threads lowered so far. */
+  /** Helper threads lowered so far (to the nice value or to `SCHED_IDLE`). */
   get lowered(): number {
     return this.#lowered;
+  }
+
+  /** Of `lowered`, the threads put in `SCHED_IDLE`. */
+  get idled(): number {
+    return this.#idled;
   }
 
   /** Lowers the matching threads seen now; returns how many it lowered this time. */
@@ -98,6 +121,11 @@ export class HelperThreads {
       // Thread ids are reused once threads end; a long-lived process forgets old ones.
       if (this.#done.size >= MAX_REMEMBERED) this.#done.clear();
       this.#done.add(tid);
+      if (this.#idleNames?.test(name) && this.#trySetIdle(tid)) {
+        this.#idled++;
+        lowered++;
+        continue;
+      }
       try {
         if (this.#get(tid) >= this.#nice) continue;
         this.#set(tid, this.#nice);
@@ -108,6 +136,14 @@ export class HelperThreads {
     }
     this.#lowered += lowered;
     return lowered;
+  }
+
+  #trySetIdle(tid: number): boolean {
+    try {
+      return this.#setIdle !== null && this.#setIdle(tid);
+    } catch {
+      return false;
+    }
   }
 
   /** Scans now and every `rescanMs` until `stop()`; the timer does not keep the process alive. */

@@ -164,16 +164,25 @@ async function shutDown(
 /** Runs the runtime's helper threads below the event loop (`helperThreadNice`; Linux). */
 export function lowerHelperThreads(
   config: Pick<Config, "helperThreadNice">,
-  platform: Pick<Platform, "helperThreads">,
+  platform: Pick<Platform, "helperThreads" | "idleHelperThreads" | "setIdleScheduling">,
   log: Logger,
 ): HelperThreads | null {
   const names = platform.helperThreads;
   if (config.helperThreadNice === 0 || names === undefined || !HelperThreads.supported) {
     return null;
   }
-  const helpers = new HelperThreads({ names, nice: config.helperThreadNice });
+  const helpers = new HelperThreads({
+    names,
+    nice: config.helperThreadNice,
+    idleNames: platform.idleHelperThreads,
+    setIdle: platform.setIdleScheduling,
+  });
   helpers.start();
-  log.debug("helper threads lowered", { nice: config.helperThreadNice, threads: helpers.lowered });
+  log.debug("helper threads lowered", {
+    nice: config.helperThreadNice,
+    threads: helpers.lowered,
+    idle: helpers.idled,
+  });
   return helpers;
 }
 

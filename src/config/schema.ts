@@ -506,7 +506,7 @@ export const FIELDS: FieldTable = {
     defaultText: "10",
     expected: "an integer 0-19",
     description:
-      "Linux, Bun: nice value for the runtime's helper threads (JIT compilers, allocator scavenger, hashing pool), so the event loop gets the core back as soon as it has work; 0 leaves their priority alone (Deno lowers none).",
+      "Linux, Bun: nice value for the runtime's helper threads (JIT compilers, hashing pool), so the event loop gets the core back as soon as it has work; the allocator's scavenger runs in SCHED_IDLE instead; 0 leaves all of them alone (Deno lowers none).",
     text: intText(0, 19),
     json: intJson(0, 19),
   },

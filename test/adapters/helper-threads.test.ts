@@ -81,6 +81,56 @@ describe("HelperThreads on a scripted thread list", () => {
     assert.deepEqual(calls, [201]);
   });
 
+  it("puts the idle-named threads in SCHED_IDLE, the rest at the nice value", () => {
+    const tasks = join(dir, "c");
+    fakeTasks(tasks, { 300: "bun", 301: "mi-scavenger", 302: "JITWorker", 303: "mi-scavenger" });
+    const nice: [number, number][] = [];
+    const idle: number[] = [];
+    const helpers = new HelperThreads({
+      names: /^(JITWorker|mi-scavenger)/,
+      nice: 10,
+      idleNames: /^mi-scavenger/,
+      taskDir: tasks,
+      mainThreadId: 300,
+      getPriority: () => 0,
+      setPriority: (tid, n) => void nice.push([tid, n]),
+      setIdle: (tid) => {
+        idle.push(tid);
+        return true;
+      },
+    });
+    assert.equal(helpers.scan(), 3);
+    assert.deepEqual(idle.toSorted(), [301, 303]);
+    assert.deepEqual(nice, [[302, 10]], "an idle thread is not also reniced");
+    assert.equal(helpers.idled, 2);
+    assert.equal(helpers.lowered, 3);
+    assert.equal(helpers.scan(), 0, "threads seen once are not asked again");
+    assert.equal(idle.length, 2);
+  });
+
+  it("a thread the kernel will not put in SCHED_IDLE gets the nice value", () => {
+    const tasks = join(dir, "d");
+    fakeTasks(tasks, { 400: "bun", 401: "mi-scavenger", 402: "mi-scavenger" });
+    const nice: [number, number][] = [];
+    const helpers = new HelperThreads({
+      names: /^mi-scavenger/,
+      nice: 10,
+      idleNames: /^mi-scavenger/,
+      taskDir: tasks,
+      mainThreadId: 400,
+      getPriority: () => 0,
+      setPriority: (tid, n) => void nice.push([tid, n]),
+      // Refused one way or the other: EPERM as a false, a missing libc as a throw.
+      setIdle: (tid) => {
+        if (tid === 401) return false;
+        throw new Error("no libc");
+      },
+    });
+    assert.equal(helpers.scan(), 2);
+    assert.deepEqual(nice.toSorted((a, b) => a[0] - b[0]), [[401, 10], [402, 10]]);
+    assert.equal(helpers.idled, 0);
+  });
+
   it("a missing thread list changes nothing", () => {
     const helpers = new HelperThreads({
       names: /./,
@@ -98,16 +148,26 @@ describe("HelperThreads on a scripted thread list", () => {
   });
 });
 
-/** Each thread of `pid`: name and nice value, from /proc. */
-function threadsOf(pid: number): { tid: number; name: string; nice: number }[] {
+/** Linux scheduling policies, as /proc shows them. */
+const SCHED_OTHER = 0;
+const SCHED_IDLE = 5;
+
+/** Each thread of `pid`: name, nice value and scheduling policy (5: SCHED_IDLE), from /proc. */
+function threadsOf(pid: number): { tid: number; name: string; nice: number; policy: number }[] {
   const out = [];
   for (const entry of readdirSync(`/proc/${pid}/task`)) {
     try {
       const name = readFileSync(`/proc/${pid}/task/${entry}/comm`, "utf8").trimEnd();
-      // Fields after the ")" that closes the name: state is the 1st, nice the 17th.
+      // Fields after the ")" that closes the name: state is the 1st, nice the 17th, policy
+      // the 39th (proc(5) numbers them from the pid: 3rd, 19th, 41st).
       const stat = readFileSync(`/proc/${pid}/task/${entry}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      out.push({ tid: Number(entry), name, nice: Number(fields[16]) });
+      out.push({
+        tid: Number(entry),
+        name,
+        nice: Number(fields[16]),
+        policy: Number(fields[38]),
+      });
     } catch {
       // The thread ended between the listing and the read.
     }
@@ -135,7 +195,7 @@ describe("solec serve and its runtime's helper threads", {
   /** The main thread and the watched helpers of a fresh `serve`, once `done` holds (or 10 s). */
   async function threadsOfServer(
     args: string[],
-    done: (helpers: { nice: number }[]) => boolean,
+    done: (helpers: { nice: number; policy: number }[]) => boolean,
   ) {
     const server = await startSolecServe([...common, ...args]);
     try {
@@ -154,20 +214,34 @@ describe("solec serve and its runtime's helper threads", {
   }
 
   if (platform.helperThreads !== undefined) {
-    it("lowers them to nice 10 by default, the main thread stays at 0", async () => {
+    it("by default: the scavenger in SCHED_IDLE, the others at nice 10, the main thread as it was", async () => {
+      const idle = platform.idleHelperThreads;
+      assert.ok(idle !== undefined, "Bun names the threads it runs in SCHED_IDLE");
       // Helpers the runtime starts before serving (JavaScriptCore's warm-up thread,
       // mimalloc's scavenger) are lowered at start-up.
-      const { main, helpers } = await threadsOfServer([], (h) => h.some((t) => t.nice === 10));
+      const { main, helpers } = await threadsOfServer(
+        [],
+        (h) => h.some((t) => t.nice === 10) && h.some((t) => t.policy === SCHED_IDLE),
+      );
       assert.equal(main?.nice, 0);
-      assert.ok(helpers.length > 0, "the runtime has helper threads to lower");
-      assert.ok(helpers.some((t) => t.nice === 10), JSON.stringify(helpers));
+      assert.equal(main?.policy, SCHED_OTHER);
+      const shown = JSON.stringify(helpers);
+      assert.ok(helpers.some((t) => t.nice === 10), shown);
+      const idled = helpers.filter((t) => idle.test(t.name));
+      assert.ok(idled.length > 0, `mimalloc's scavenger runs from the start: ${shown}`);
+      assert.ok(idled.every((t) => t.policy === SCHED_IDLE), shown);
+      assert.ok(
+        helpers.filter((t) => !idle.test(t.name)).every((t) => t.policy === SCHED_OTHER),
+        shown,
+      );
     });
 
     it("leaves them alone with --helper-thread-nice 0", async () => {
       const { main, helpers } = await threadsOfServer(["--helper-thread-nice", "0"], () => true);
       assert.equal(main?.nice, 0);
       assert.ok(helpers.length > 0);
-      assert.ok(helpers.every((t) => t.nice === 0), JSON.stringify(helpers));
+      const shown = JSON.stringify(helpers);
+      assert.ok(helpers.every((t) => t.nice === 0 && t.policy === SCHED_OTHER), shown);
     });
   } else {
     it("on Deno leaves V8's workers at the process's priority (see its adapter)", async () => {
@@ -176,7 +250,10 @@ describe("solec serve and its runtime's helper threads", {
       const { main, helpers } = await threadsOfServer([], () => Date.now() - since > 1500);
       assert.equal(main?.nice, 0);
       assert.ok(helpers.length > 0, "Deno has V8 workers");
-      assert.ok(helpers.every((t) => t.nice === 0), JSON.stringify(helpers));
+      assert.ok(
+        helpers.every((t) => t.nice === 0 && t.policy === SCHED_OTHER),
+        JSON.stringify(helpers),
+      );
     });
   }
 });

@@ -3,6 +3,7 @@ import type { Platform } from "../../platform.ts";
 import { collectGarbage } from "./gc.ts";
 import { serveHttp } from "./http.ts";
 import { net } from "./net.ts";
+import { setIdleScheduling } from "./sched.ts";
 import { openSqlite, startSqliteFlusher } from "./sqlite.ts";
 
 export const platform: Platform = {
@@ -16,4 +17,11 @@ export const platform: Platform = {
   // thread pool (scrypt for logins, async file work): background work. At nice 10 and 19
   // neither the event loop's CPU nor full-speed throughput nor memory per connection moved.
   helperThreads: /^(JITWorker|JSCWarmUp|mi-scavenger|Bun Pool)/,
+  // mimalloc's scavenger gives free pages back to the system: nothing waits for it. At
+  // nice 10 each pass (0.3-0.4 ms) held a message arriving meanwhile off the core; in
+  // SCHED_IDLE the p99 at 5,000 msg/s was lower in 5 of 5 alternating pairs (BENCHMARKS.md).
+  // Not the JIT threads (full speed 5 % lower: hot code compiled later) nor the pool (a
+  // login under full load would wait for the core to go idle).
+  idleHelperThreads: /^mi-scavenger/,
+  setIdleScheduling,
 };
