@@ -81,23 +81,33 @@ describe("HelperThreads on a scripted thread list", () => {
     assert.deepEqual(calls, [201]);
   });
 
-  it("puts the idle-named threads in SCHED_IDLE, the rest at the nice value", () => {
-    const tasks = join(dir, "c");
-    fakeTasks(tasks, { 300: "bun", 301: "mi-scavenger", 302: "JITWorker", 303: "mi-scavenger" });
+  /**
+   * HelperThreads over the scripted threads in `tasks` (main thread `main`) that puts
+   * JITWorker at nice 10 and mi-scavenger in SCHED_IDLE through `setIdle`; `nice` records
+   * the nice values it sets.
+   */
+  function withIdle(tasks: string, main: number, setIdle: (tid: number) => boolean) {
     const nice: [number, number][] = [];
-    const idle: number[] = [];
     const helpers = new HelperThreads({
       names: /^(JITWorker|mi-scavenger)/,
       nice: 10,
       idleNames: /^mi-scavenger/,
       taskDir: tasks,
-      mainThreadId: 300,
+      mainThreadId: main,
       getPriority: () => 0,
       setPriority: (tid, n) => void nice.push([tid, n]),
-      setIdle: (tid) => {
-        idle.push(tid);
-        return true;
-      },
+      setIdle,
+    });
+    return { helpers, nice };
+  }
+
+  it("puts the idle-named threads in SCHED_IDLE, the rest at the nice value", () => {
+    const tasks = join(dir, "c");
+    fakeTasks(tasks, { 300: "bun", 301: "mi-scavenger", 302: "JITWorker", 303: "mi-scavenger" });
+    const idle: number[] = [];
+    const { helpers, nice } = withIdle(tasks, 300, (tid) => {
+      idle.push(tid);
+      return true;
     });
     assert.equal(helpers.scan(), 3);
     assert.deepEqual(idle.toSorted(), [301, 303]);
@@ -111,24 +121,15 @@ describe("HelperThreads on a scripted thread list", () => {
   it("a thread the kernel will not put in SCHED_IDLE gets the nice value", () => {
     const tasks = join(dir, "d");
     fakeTasks(tasks, { 400: "bun", 401: "mi-scavenger", 402: "mi-scavenger" });
-    const nice: [number, number][] = [];
-    const helpers = new HelperThreads({
-      names: /^mi-scavenger/,
-      nice: 10,
-      idleNames: /^mi-scavenger/,
-      taskDir: tasks,
-      mainThreadId: 400,
-      getPriority: () => 0,
-      setPriority: (tid, n) => void nice.push([tid, n]),
-      // Refused one way or the other: EPERM as a false, a missing libc as a throw.
-      setIdle: (tid) => {
-        if (tid === 401) return false;
-        throw new Error("no libc");
-      },
+    // Refused one way or the other: EPERM as a false, a missing libc as a throw.
+    const { helpers, nice } = withIdle(tasks, 400, (tid) => {
+      if (tid === 401) return false;
+      throw new Error("no libc");
     });
     assert.equal(helpers.scan(), 2);
     assert.deepEqual(nice.toSorted((a, b) => a[0] - b[0]), [[401, 10], [402, 10]]);
     assert.equal(helpers.idled, 0);
+    assert.equal(helpers.lowered, 2);
   });
 
   it("a missing thread list changes nothing", () => {
