@@ -19,7 +19,7 @@ export const platform: Platform = {
   helperThreads: /^(JITWorker|JSCWarmUp|mi-scavenger|Bun Pool)/,
   // mimalloc's scavenger gives free pages back to the system: nothing waits for it. At
   // nice 10 each pass (0.3-0.4 ms) held a message arriving meanwhile off the core; in
-  // SCHED_IDLE the p99 at 5,000 msg/s was lower in 5 of 5 alternating pairs (BENCHMARKS.md).
+  // SCHED_IDLE the p99 at 5,000 msg/s was lower in 4 of 5 alternating pairs (BENCHMARKS.md).
   // Not the JIT threads (full speed 5 % lower: hot code compiled later) nor the pool (a
   // login under full load would wait for the core to go idle).
   idleHelperThreads: /^mi-scavenger/,
