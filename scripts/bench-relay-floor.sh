@@ -9,6 +9,9 @@
 # turn, before forwarding it (scripts/relay-floor-store.ts): the least a
 # server that stores each message before delivering it pays (no checkpoints,
 # no fsyncs; the WAL grows by ~8 KB a message at 5,000 msg/s, in the work dir).
+# The -ack relays also answer every chunk with a SOLEC Success frame to its
+# sender: one read and two writes a message, the least a server that
+# acknowledges each message pays.
 #
 #   scripts/bench-relay-floor.sh            # REPS=3, scenarios "rate pairs"
 #   npm run bench -- floor                  # the same
@@ -17,8 +20,8 @@
 # Environment (all optional):
 #   REPS         runs per (relay, scenario), interleaved          (default 3)
 #   SCENARIOS    subset of: rate pairs                            (default both)
-#   RELAYS       subset of: relay-go relay-bun relay-deno relay-bun-sqlite
-#                relay-deno-sqlite                                (default all)
+#   RELAYS       subset of: relay-go relay-bun relay-deno relay-bun-ack
+#                relay-deno-ack relay-bun-sqlite relay-deno-sqlite (default all)
 #   DUR          measured seconds per run                         (default 10)
 #   SERVER_CPU, HARNESS_CPU  cores to pin to                      (default 1 and 0)
 #   SOLEC_BENCH_DIR   the shared bench dir (default: ../shared/bench beside the checkout)
@@ -45,10 +48,10 @@ for b in "$BUN" "$DENO"; do
 done
 REPS=${REPS:-3}
 SCENARIOS=${SCENARIOS:-"rate pairs"}
-RELAYS=${RELAYS:-"relay-go relay-bun relay-deno relay-bun-sqlite relay-deno-sqlite"}
+RELAYS=${RELAYS:-"relay-go relay-bun relay-deno relay-bun-ack relay-deno-ack relay-bun-sqlite relay-deno-sqlite"}
 for r in $RELAYS; do
   case $r in
-    relay-go | relay-bun | relay-deno | relay-bun-sqlite | relay-deno-sqlite) ;;
+    relay-go | relay-bun | relay-deno | relay-bun-ack | relay-deno-ack | relay-bun-sqlite | relay-deno-sqlite) ;;
     *) log "unknown relay $r in RELAYS"; exit 2 ;;
   esac
 done
@@ -86,6 +89,8 @@ start_relay() {
     relay-go) exec taskset -c "$SERVER_CPU" "$LOADGEN" -serve-relay "127.0.0.1:$port" -relay-lifetime 2m ;;
     relay-bun) exec taskset -c "$SERVER_CPU" "$BUN" "$ROOT/scripts/relay-floor-bun.ts" "$port" ;;
     relay-deno) exec taskset -c "$SERVER_CPU" "$DENO" run -A "$ROOT/scripts/relay-floor-deno.ts" "$port" ;;
+    relay-bun-ack) exec taskset -c "$SERVER_CPU" "$BUN" "$ROOT/scripts/relay-floor-bun.ts" "$port" --ack ;;
+    relay-deno-ack) exec taskset -c "$SERVER_CPU" "$DENO" run -A "$ROOT/scripts/relay-floor-deno.ts" "$port" --ack ;;
     relay-bun-sqlite) exec taskset -c "$SERVER_CPU" "$BUN" "$ROOT/scripts/relay-floor-bun.ts" "$port" "$WORK/floor.db" ;;
     relay-deno-sqlite) exec taskset -c "$SERVER_CPU" "$DENO" run -A "$ROOT/scripts/relay-floor-deno.ts" "$port" "$WORK/floor.db" ;;
   esac >"$WORK/$1.log" 2>&1 &

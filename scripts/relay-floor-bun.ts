@@ -4,9 +4,13 @@
  * connection, unparsed. No protocol, no store: what any server on this runtime pays for
  * its sockets and event loop alone (scripts/bench-relay-floor.sh). Direct pairs only.
  * With SQLITE_PATH, every chunk is first stored in SQLite, one transaction per turn
- * (scripts/relay-floor-store.ts): the least a server that stores messages pays.
+ * (scripts/relay-floor-store.ts): the least a server that stores messages pays. With
+ * --ack, every chunk is also answered at once with a SOLEC Success frame to its sender
+ * (also with SQLITE_PATH: before the commit): one read and two writes a message, as a
+ * server that acknowledges each message does.
+ * PORT 0 picks a free port; the line printed on start names the one listened on.
  *
- *   bun scripts/relay-floor-bun.ts PORT [SQLITE_PATH]
+ *   bun scripts/relay-floor-bun.ts PORT [SQLITE_PATH] [--ack]
  */
 import process from "node:process";
 import { openSqlite } from "../src/adapters/bun/sqlite.ts";
@@ -35,18 +39,23 @@ declare const Bun: {
       drain(s: Socket): void;
       close(s: Socket): void;
     };
-  }): unknown;
+  }): { port: number };
 };
 
-const port = Number(process.argv[2]);
-if (!Number.isInteger(port) || port <= 0) {
-  console.error("usage: relay-floor-bun.ts PORT [SQLITE_PATH]");
+const args = process.argv.slice(2);
+const ack = args.includes("--ack");
+const [portArg, sqlitePath] = args.filter((a) => a !== "--ack");
+const port = Number(portArg);
+if (!Number.isInteger(port) || port < 0) {
+  console.error("usage: relay-floor-bun.ts PORT [SQLITE_PATH] [--ack]");
   process.exit(2);
 }
 const peers = new Map<string, Socket>();
-const store = process.argv[3] === undefined
+const store = sqlitePath === undefined
   ? null
-  : storeThenDeliver<Socket>(openSqlite, process.argv[3], send);
+  : storeThenDeliver<Socket>(openSqlite, sqlitePath, send);
+/** A SOLEC Success frame with an empty payload: what `--ack` answers each chunk with. */
+const SUCCESS = new Uint8Array([0x01, 0, 0]);
 
 /** Writes in order; what the kernel does not take waits for `drain`. */
 function send(s: Socket, bytes: Uint8Array): void {
@@ -59,7 +68,7 @@ function send(s: Socket, bytes: Uint8Array): void {
   if (n >= 0 && n < bytes.length) pending.push(bytes.subarray(n));
 }
 
-Bun.listen({
+const server = Bun.listen({
   hostname: "127.0.0.1",
   port,
   socket: {
@@ -83,6 +92,7 @@ Bun.listen({
       if (to === undefined) return;
       if (store === null) send(to, chunk);
       else store(to, d.partner, chunk);
+      if (ack) send(s, SUCCESS);
     },
     drain(s) {
       const pending = s.data.pending;
@@ -101,4 +111,5 @@ Bun.listen({
     },
   },
 });
-console.log(`null relay (Bun${store === null ? "" : ", SQLite"}) on 127.0.0.1:${port}`);
+const kind = ["Bun", ...(store === null ? [] : ["SQLite"]), ...(ack ? ["ack"] : [])].join(", ");
+console.log(`null relay (${kind}) on 127.0.0.1:${server.port}`);

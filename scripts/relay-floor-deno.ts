@@ -4,22 +4,30 @@
  * connection, unparsed. No protocol, no store: what any server on this runtime pays for
  * its sockets and event loop alone (scripts/bench-relay-floor.sh). Direct pairs only.
  * With SQLITE_PATH, every chunk is first stored in SQLite, one transaction per turn
- * (scripts/relay-floor-store.ts): the least a server that stores messages pays.
+ * (scripts/relay-floor-store.ts): the least a server that stores messages pays. With
+ * --ack, every chunk is also answered at once with a SOLEC Success frame to its sender
+ * (also with SQLITE_PATH: before the commit): one read and two writes a message, as a
+ * server that acknowledges each message does.
+ * PORT 0 picks a free port; the line printed on start names the one listened on.
  *
- *   deno run -A scripts/relay-floor-deno.ts PORT [SQLITE_PATH]
+ *   deno run -A scripts/relay-floor-deno.ts PORT [SQLITE_PATH] [--ack]
  */
 import { openSqlite } from "../src/adapters/deno/sqlite.ts";
 import { storeThenDeliver } from "./relay-floor-store.ts";
 
 const peers = new Map<string, Writer>();
-const port = Number(Deno.args[0]);
-if (!Number.isInteger(port) || port <= 0) {
-  console.error("usage: relay-floor-deno.ts PORT [SQLITE_PATH]");
+const ack = Deno.args.includes("--ack");
+const [portArg, sqlitePath] = Deno.args.filter((a) => a !== "--ack");
+const port = Number(portArg);
+if (!Number.isInteger(port) || port < 0) {
+  console.error("usage: relay-floor-deno.ts PORT [SQLITE_PATH] [--ack]");
   Deno.exit(2);
 }
-const store = Deno.args[1] === undefined
+const store = sqlitePath === undefined
   ? null
-  : storeThenDeliver<Writer>(openSqlite, Deno.args[1], (to, bytes) => to.send(bytes));
+  : storeThenDeliver<Writer>(openSqlite, sqlitePath, (to, bytes) => to.send(bytes));
+/** A SOLEC Success frame with an empty payload: what `--ack` answers each chunk with. */
+const SUCCESS = new Uint8Array([0x01, 0, 0]);
 
 /** One write in flight per connection, the rest queued in order. */
 class Writer {
@@ -71,6 +79,7 @@ async function serve(conn: Deno.Conn): Promise<void> {
       if (to === undefined) continue;
       if (store === null) to.send(buf.slice(0, n));
       else store(to, partner, buf.slice(0, n));
+      if (ack) self.send(SUCCESS);
     }
   } catch {
     // reset by the peer: this connection is done
@@ -81,7 +90,8 @@ async function serve(conn: Deno.Conn): Promise<void> {
 }
 
 const listener = Deno.listen({ hostname: "127.0.0.1", port });
-console.log(`null relay (Deno${store === null ? "" : ", SQLite"}) on 127.0.0.1:${port}`);
+const kind = ["Deno", ...(store === null ? [] : ["SQLite"]), ...(ack ? ["ack"] : [])].join(", ");
+console.log(`null relay (${kind}) on 127.0.0.1:${listener.addr.port}`);
 for await (const conn of listener) {
   (conn as Deno.TcpConn).setNoDelay(true);
   void serve(conn);
