@@ -7,12 +7,14 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { connect, type Socket } from "node:net";
 import process from "node:process";
+import type { Connection } from "../../src/platform.ts";
+import { HOST, readBytes, sleep } from "../adapters/helpers.ts";
 import { ROOT } from "../support/cli.ts";
 import { platform } from "../support/platform.ts";
 
-const SUCCESS = [0x01, 0, 0];
+const SUCCESS = new Uint8Array([0x01, 0, 0]);
+const text = (s: string) => new TextEncoder().encode(s);
 
 /** Starts the relay on a free port; resolves with the process and the port it printed. */
 async function startRelay(extra: string[]): Promise<{ child: ChildProcess; port: number }> {
@@ -36,92 +38,50 @@ async function startRelay(extra: string[]): Promise<{ child: ChildProcess; port:
   return { child, port };
 }
 
-/** A client of the relay: everything it received, and a wait for a condition on it. */
-class Client {
-  received: number[] = [];
-  #wake: (() => void) | null = null;
-  private constructor(readonly socket: Socket) {
-    socket.on("data", (b: Uint8Array) => {
-      this.received.push(...b);
-      this.#wake?.();
-    });
-  }
-
-  /** Connects as `me` paired with `partner`, and waits for the relay's "OK". */
-  static async login(port: number, me: string, partner: string): Promise<Client> {
-    const socket = connect({ host: "127.0.0.1", port });
-    await new Promise<void>((resolve, reject) => {
-      socket.once("connect", resolve);
-      socket.once("error", reject);
-    });
-    const client = new Client(socket);
-    socket.write(`${me} ${partner}\n`);
-    await client.until((r) => r.length >= 3, "OK");
-    assert.deepEqual(client.take(3), [...new TextEncoder().encode("OK\n")]);
-    return client;
-  }
-
-  /** Removes and returns the first `n` bytes received. */
-  take(n: number): number[] {
-    return this.received.splice(0, n);
-  }
-
-  async until(done: (received: number[]) => boolean, what: string, ms = 5000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!done(this.received)) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}: ${this.received}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = null;
-    }
-  }
+/** Connects as `me` paired with `partner`, and waits for the relay's "OK". */
+async function login(port: number, me: string, partner: string): Promise<Connection> {
+  const conn = await platform.net.connect({ hostname: HOST, port });
+  await conn.send(text(`${me} ${partner}\n`));
+  assert.deepEqual(await readBytes(conn, 3), text("OK\n"));
+  return conn;
 }
 
 describe(`relay floor (${platform.runtime})`, () => {
   const children: ChildProcess[] = [];
-  const sockets: Socket[] = [];
+  const conns: Connection[] = [];
   after(() => {
-    for (const s of sockets) s.destroy();
+    for (const c of conns) c.close();
     for (const c of children) c.kill();
   });
 
-  async function pair(extra: string[]): Promise<[Client, Client]> {
+  async function pair(extra: string[]): Promise<[Connection, Connection]> {
     const { child, port } = await startRelay(extra);
     children.push(child);
-    const a = await Client.login(port, "a", "b");
-    const b = await Client.login(port, "b", "a");
-    sockets.push(a.socket, b.socket);
+    const a = await login(port, "a", "b");
+    const b = await login(port, "b", "a");
+    conns.push(a, b);
     return [a, b];
   }
 
   it("with --ack copies each chunk to the partner and answers the sender with Success", async () => {
     const [a, b] = await pair(["--ack"]);
-    a.socket.write("hello");
-    await b.until((r) => r.length >= 5, "the chunk at b");
-    assert.equal(new TextDecoder().decode(new Uint8Array(b.take(5))), "hello");
-    await a.until((r) => r.length >= 3, "the answer at a");
-    assert.deepEqual(a.take(3), SUCCESS);
+    await a.send(text("hello"));
+    assert.deepEqual(await readBytes(b, 5), text("hello"));
+    assert.deepEqual(await readBytes(a, 3), SUCCESS);
 
-    b.socket.write("back");
-    await a.until((r) => r.length >= 4, "the chunk at a");
-    assert.equal(new TextDecoder().decode(new Uint8Array(a.take(4))), "back");
-    await b.until((r) => r.length >= 3, "the answer at b");
-    assert.deepEqual(b.take(3), SUCCESS);
+    await b.send(text("back"));
+    assert.deepEqual(await readBytes(a, 4), text("back"));
+    assert.deepEqual(await readBytes(b, 3), SUCCESS);
   });
 
   it("without --ack only copies: the sender hears nothing", async () => {
     const [a, b] = await pair([]);
-    a.socket.write("hello");
-    await b.until((r) => r.length >= 5, "the chunk at b");
-    assert.equal(new TextDecoder().decode(new Uint8Array(b.take(5))), "hello");
-    // The partner's copy has arrived; an answer written with it would have too.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.deepEqual(a.received, []);
+    await a.send(text("hello"));
+    assert.deepEqual(await readBytes(b, 5), text("hello"));
+    // The partner's copy has arrived; an answer written with it would have too. Then a
+    // chunk from b: the first bytes a reads are that chunk, not an answer.
+    await sleep(100);
+    await b.send(text("back"));
+    assert.deepEqual(await readBytes(a, 4), text("back"));
   });
 });
