@@ -26,6 +26,34 @@ export function setSlabAllocation(enabled: boolean): void {
   useSlab = enabled;
 }
 
+/** Ranges up to this size are copied when range copies are on. */
+const COPY_MAX = 1024;
+
+let copyRanges = false;
+
+/**
+ * Turns copying of small ranges (`byteRange`) on or off (called by runtime adapters);
+ * returns the previous setting.
+ *
+ * On Bun a socket read arrives as a typed array whose bytes live in the collected heap.
+ * The first view into it moves them to an ArrayBuffer of their own, and the next young
+ * collection frees each such buffer inside its pause: with one view per message, those
+ * pauses took 1.1 ms at 5,000 msg/s, against 0.6-0.7 ms with a copy of each frame's payload
+ * (a copy is an ordinary young object). On V8 a view is the cheap one (see above).
+ */
+export function setRangeCopies(enabled: boolean): boolean {
+  const was = copyRanges;
+  copyRanges = enabled;
+  return was;
+}
+
+/** `bytes[start, end)`: a view into `bytes`, or a copy of a small range where range copies are on. */
+export function byteRange(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  return copyRanges && end - start <= COPY_MAX
+    ? bytes.slice(start, end)
+    : bytes.subarray(start, end);
+}
+
 /** A zero-filled Uint8Array of `size` bytes. */
 export function allocBytes(size: number): Uint8Array {
   if (!useSlab || size > SLAB_MAX) return new Uint8Array(size);

@@ -1,2 +1,2 @@
 /** Frames are small byte arrays: see src/alloc.ts. */
-export { allocBytes as allocFrame, setSlabAllocation } from "../alloc.ts";
+export { allocBytes as allocFrame, byteRange, setSlabAllocation } from "../alloc.ts";

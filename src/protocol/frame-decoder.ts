@@ -3,18 +3,21 @@
  * stream, it hands out whole frames.
  *
  * A frame that lies entirely inside one chunk is handed out as a view into
- * that chunk (no copy). Only a frame split across chunks is copied, once, into
- * a buffer of its exact size, allocated as soon as the header is known, so
- * byte-by-byte input costs O(frame) rather than O(frame²). The payload limit
- * and the type are checked from the header alone, before buffering anything.
+ * that chunk, or as a copy where the runtime adapter found a copy cheaper (Bun:
+ * see `setRangeCopies` in src/alloc.ts). A frame split across chunks is
+ * copied, once, into a buffer of its exact size, allocated as soon as the
+ * header is known, so byte-by-byte input costs O(frame) rather than
+ * O(frame²). The payload limit and the type are checked from the header
+ * alone, before buffering anything.
  *
  * Use: `push(chunk)`, then call `next()` until it returns -1. `next()` returns
  * the frame's type and leaves the payload in `payload` (valid until the next
- * call), so the hot path allocates nothing per frame.
+ * call).
  */
 import { DEFAULT_MAX_PAYLOAD, HEADER_SIZE, isKnownType, MAX_PAYLOAD } from "./constants.ts";
 import { unknownTypeMessage } from "./codec.ts";
 import { malformed } from "./errors.ts";
+import { byteRange } from "./alloc.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -79,7 +82,7 @@ export class FrameDecoder {
       const len = (chunk[pos + 1] << 8) | chunk[pos + 2];
       this.#checkHeader(type, len);
       if (avail >= HEADER_SIZE + len) {
-        this.payload = chunk.subarray(pos + HEADER_SIZE, pos + HEADER_SIZE + len);
+        this.payload = byteRange(chunk, pos + HEADER_SIZE, pos + HEADER_SIZE + len);
         this.#pos = pos + HEADER_SIZE + len;
         return type;
       }

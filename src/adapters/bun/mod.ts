@@ -1,10 +1,15 @@
 /** The Bun platform: entry points import this statically. */
 import type { Platform } from "../../platform.ts";
+import { setRangeCopies } from "../../alloc.ts";
 import { collectGarbage } from "./gc.ts";
 import { serveHttp } from "./http.ts";
 import { net } from "./net.ts";
 import { setIdleScheduling } from "./sched.ts";
 import { openSqlite, startSqliteFlusher } from "./sqlite.ts";
+
+// A view into a socket read costs an ArrayBuffer that the next young collection frees in
+// its pause; a copy of a small frame's payload is cheaper (see src/alloc.ts).
+setRangeCopies(true);
 
 export const platform: Platform = {
   runtime: "bun",
