@@ -38,7 +38,7 @@ let copyRanges = false;
  * On Bun a socket read arrives as a typed array whose bytes live in the collected heap.
  * The first view into it moves them to an ArrayBuffer of their own, and the next young
  * collection frees each such buffer inside its pause: with one view per message, those
- * pauses took 1.1 ms at 5,000 msg/s, against 0.6-0.7 ms with a copy of each frame's payload
+ * pauses took 1.0-1.2 ms at 5,000 msg/s, against 0.6 ms with a copy of each frame's payload
  * (a copy is an ordinary young object). On V8 a view is the cheap one (see above).
  */
 export function setRangeCopies(enabled: boolean): boolean {
