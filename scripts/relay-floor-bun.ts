@@ -15,6 +15,7 @@
 import process from "node:process";
 import { openSqlite } from "../src/adapters/bun/sqlite.ts";
 import { storeThenDeliver } from "./relay-floor-store.ts";
+import { listeningLine, relayArgs, SUCCESS } from "./relay-floor-args.ts";
 
 // Just the Bun API used here (see src/adapters/bun/net.ts).
 interface State {
@@ -42,20 +43,16 @@ declare const Bun: {
   }): { port: number };
 };
 
-const args = process.argv.slice(2);
-const ack = args.includes("--ack");
-const [portArg, sqlitePath] = args.filter((a) => a !== "--ack");
-const port = Number(portArg);
-if (!Number.isInteger(port) || port < 0) {
+const args = relayArgs(process.argv.slice(2));
+if (args === null) {
   console.error("usage: relay-floor-bun.ts PORT [SQLITE_PATH] [--ack]");
   process.exit(2);
 }
+const { port, sqlitePath, ack } = args;
 const peers = new Map<string, Socket>();
 const store = sqlitePath === undefined
   ? null
   : storeThenDeliver<Socket>(openSqlite, sqlitePath, send);
-/** A SOLEC Success frame with an empty payload: what `--ack` answers each chunk with. */
-const SUCCESS = new Uint8Array([0x01, 0, 0]);
 
 /** Writes in order; what the kernel does not take waits for `drain`. */
 function send(s: Socket, bytes: Uint8Array): void {
@@ -111,5 +108,4 @@ const server = Bun.listen({
     },
   },
 });
-const kind = ["Bun", ...(store === null ? [] : ["SQLite"]), ...(ack ? ["ack"] : [])].join(", ");
-console.log(`null relay (${kind}) on 127.0.0.1:${server.port}`);
+console.log(listeningLine("Bun", args, server.port));

@@ -14,20 +14,18 @@
  */
 import { openSqlite } from "../src/adapters/deno/sqlite.ts";
 import { storeThenDeliver } from "./relay-floor-store.ts";
+import { listeningLine, relayArgs, SUCCESS } from "./relay-floor-args.ts";
 
 const peers = new Map<string, Writer>();
-const ack = Deno.args.includes("--ack");
-const [portArg, sqlitePath] = Deno.args.filter((a) => a !== "--ack");
-const port = Number(portArg);
-if (!Number.isInteger(port) || port < 0) {
+const args = relayArgs(Deno.args);
+if (args === null) {
   console.error("usage: relay-floor-deno.ts PORT [SQLITE_PATH] [--ack]");
   Deno.exit(2);
 }
+const { port, sqlitePath, ack } = args;
 const store = sqlitePath === undefined
   ? null
   : storeThenDeliver<Writer>(openSqlite, sqlitePath, (to, bytes) => to.send(bytes));
-/** A SOLEC Success frame with an empty payload: what `--ack` answers each chunk with. */
-const SUCCESS = new Uint8Array([0x01, 0, 0]);
 
 /** One write in flight per connection, the rest queued in order. */
 class Writer {
@@ -90,8 +88,7 @@ async function serve(conn: Deno.Conn): Promise<void> {
 }
 
 const listener = Deno.listen({ hostname: "127.0.0.1", port });
-const kind = ["Deno", ...(store === null ? [] : ["SQLite"]), ...(ack ? ["ack"] : [])].join(", ");
-console.log(`null relay (${kind}) on 127.0.0.1:${listener.addr.port}`);
+console.log(listeningLine("Deno", args, listener.addr.port));
 for await (const conn of listener) {
   (conn as Deno.TcpConn).setNoDelay(true);
   void serve(conn);
