@@ -183,6 +183,41 @@ describe("direct messages", () => {
     assert.ok(rows < 120, `${rows} rows for 120 messages`);
     for (const c of [a1, a2, b1]) c.close();
   });
+
+  it("checks contact pairs allowed together again at different times, within 4-5 s", async () => {
+    // Verdicts cached in the same moment must not all expire in the same turn (a turn of
+    // store reads for every conversation at once). Half way through the spread, about half
+    // of 24 pairs are checked again and see the contacts the operator removed meanwhile.
+    const t2 = await startServer();
+    try {
+      const pairs: { from: SolecClient; user: string; to: string }[] = [];
+      for (let i = 0; i < 24; i++) {
+        const [a, b] = [await t2.addUser(`a${i}`), await t2.addUser(`b${i}`)];
+        await t2.contacts(a, b);
+        pairs.push({ from: await t2.login(a), user: a, to: b });
+      }
+      const start = Date.now();
+      await Promise.all(pairs.map((p) => p.from.send(p.to, "first")));
+      // What `solec contact del` does for every pair, behind the running server's back.
+      const removal = t2.kv.atomic();
+      for (const p of pairs) {
+        removal.delete(["contacts", p.user, p.to]);
+        removal.delete(["contacts", p.to, p.user]);
+      }
+      assert.ok((await removal.commit()).ok);
+      await new Promise((r) => setTimeout(r, 4500 - (Date.now() - start)));
+      const outcomes = await Promise.allSettled(pairs.map((p) => p.from.send(p.to, "second")));
+      const refused = outcomes.filter((o) => o.status === "rejected").length;
+      assert.ok(Date.now() - start < 4900, "the second messages were sent too late to tell");
+      assert.ok(refused > 0 && refused < pairs.length, `${refused} of ${pairs.length} refused`);
+      assert.ok(
+        await refusedWithin(1500, () => pairs[0].from.send(pairs[0].to, "third")),
+        "a removed contact still allowed after 5 s",
+      );
+    } finally {
+      await t2.cleanup();
+    }
+  });
 });
 
 describe("channels", () => {
