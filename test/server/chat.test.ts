@@ -218,6 +218,57 @@ describe("direct messages", () => {
       await t2.cleanup();
     }
   });
+
+  it("checks a conversation in use again in the background: no message waits for it", async () => {
+    let faulty: FaultyKv | null = null;
+    const t2 = await startServer({ wrapKv: (kv) => (faulty = new FaultyKv(kv)) });
+    try {
+      const [a, b] = [await t2.addUser("alice"), await t2.addUser("bob")];
+      await t2.contacts(a, b);
+      const ca = await t2.login(a);
+      await ca.send(b, "first"); // checked now, trusted for 4-5 s
+      // Every later check of the pair takes 800 ms; one in a message's way would show.
+      (faulty as unknown as FaultyKv).getManyDelayMs = 800;
+      let slowest = 0;
+      const start = Date.now();
+      while (Date.now() - start < 6500) {
+        const sent = Date.now();
+        await ca.send(b, "again");
+        slowest = Math.max(slowest, Date.now() - sent);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(slowest < 500, `a message waited ${slowest} ms`);
+      // The background check still sees a contact the operator removed.
+      await t2.kv.delete(["contacts", b, a]);
+      assert.ok(
+        await refusedWithin(7000, () => ca.send(b, "after")),
+        "a removed contact still allowed after 7 s",
+      );
+    } finally {
+      await t2.cleanup();
+    }
+  });
+
+  it("does not cache a check that read the contacts before a change made meanwhile", async () => {
+    let faulty: FaultyKv | null = null;
+    const t2 = await startServer({ wrapKv: (kv) => (faulty = new FaultyKv(kv)) });
+    try {
+      const [a, b] = [await t2.addUser("alice"), await t2.addUser("bob")];
+      await t2.contacts(a, b);
+      const a1 = await t2.login(a);
+      const a2 = await t2.login(a);
+      // The check of the first message reads the contacts, then answers 500 ms later.
+      (faulty as unknown as FaultyKv).getManyDelayMs = 500;
+      const first = a1.send(b, "first");
+      await new Promise((r) => setTimeout(r, 100));
+      (faulty as unknown as FaultyKv).getManyDelayMs = 0;
+      await a2.removeContact(b); // meanwhile, through this server
+      await first; // read before the change: may pass
+      await rejectsWith(a1.send(b, "second"), 0x02);
+    } finally {
+      await t2.cleanup();
+    }
+  });
 });
 
 describe("channels", () => {

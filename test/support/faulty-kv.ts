@@ -4,7 +4,8 @@
  * behaves when its store breaks and comes back. With `durableAfter` set,
  * commits are written (and say so through `onApplied`) at once but resolve
  * only once that promise does: a disk whose fsyncs are slow. With `listDelayMs`,
- * range reads take their time.
+ * range reads take their time; with `getManyDelayMs`, a `getMany` answers that
+ * long after it read (what it returns may be out of date by then).
  */
 import type {
   AtomicCheck,
@@ -28,6 +29,8 @@ export class FaultyKv implements Kv {
   durableAfter: Promise<void> | null = null;
   /** Each step of a `list` waits this long first: a slow disk for range reads. */
   listDelayMs = 0;
+  /** Each `getMany` answers this long after reading. */
+  getManyDelayMs = 0;
 
   constructor(private readonly inner: Kv) {}
 
@@ -52,7 +55,9 @@ export class FaultyKv implements Kv {
 
   async getMany<T = KvValue>(keys: readonly KvKey[]): Promise<KvEntryMaybe<T>[]> {
     this.#check();
-    return await this.inner.getMany<T>(keys);
+    const entries = await this.inner.getMany<T>(keys);
+    if (this.getManyDelayMs > 0) await new Promise((r) => setTimeout(r, this.getManyDelayMs));
+    return entries;
   }
 
   async set(key: KvKey, value: KvValue): Promise<KvCommitResult> {
