@@ -34,6 +34,17 @@ async function refusedWithin(ms: number, send: () => Promise<unknown>): Promise<
   return false;
 }
 
+/** A server whose store is wrapped in a FaultyKv, with alice and bob in each other's contacts. */
+async function faultyStoreServer(): Promise<
+  { t: TestServer; faulty: FaultyKv; a: string; b: string }
+> {
+  let faulty: FaultyKv | null = null;
+  const t = await startServer({ wrapKv: (kv) => (faulty = new FaultyKv(kv)) });
+  const [a, b] = [await t.addUser("alice"), await t.addUser("bob")];
+  await t.contacts(a, b);
+  return { t, faulty: faulty as unknown as FaultyKv, a, b };
+}
+
 describe("direct messages", () => {
   let t: TestServer;
   let alice: string, bob: string, carol: string;
@@ -220,15 +231,12 @@ describe("direct messages", () => {
   });
 
   it("checks a conversation in use again in the background: no message waits for it", async () => {
-    let faulty: FaultyKv | null = null;
-    const t2 = await startServer({ wrapKv: (kv) => (faulty = new FaultyKv(kv)) });
+    const { t: t2, faulty, a, b } = await faultyStoreServer();
     try {
-      const [a, b] = [await t2.addUser("alice"), await t2.addUser("bob")];
-      await t2.contacts(a, b);
       const ca = await t2.login(a);
       await ca.send(b, "first"); // checked now, trusted for 4-5 s
       // Every later check of the pair takes 800 ms; one in a message's way would show.
-      (faulty as unknown as FaultyKv).getManyDelayMs = 800;
+      faulty.getManyDelayMs = 800;
       let slowest = 0;
       const start = Date.now();
       while (Date.now() - start < 6500) {
@@ -250,18 +258,15 @@ describe("direct messages", () => {
   });
 
   it("does not cache a check that read the contacts before a change made meanwhile", async () => {
-    let faulty: FaultyKv | null = null;
-    const t2 = await startServer({ wrapKv: (kv) => (faulty = new FaultyKv(kv)) });
+    const { t: t2, faulty, a, b } = await faultyStoreServer();
     try {
-      const [a, b] = [await t2.addUser("alice"), await t2.addUser("bob")];
-      await t2.contacts(a, b);
       const a1 = await t2.login(a);
       const a2 = await t2.login(a);
       // The check of the first message reads the contacts, then answers 500 ms later.
-      (faulty as unknown as FaultyKv).getManyDelayMs = 500;
+      faulty.getManyDelayMs = 500;
       const first = a1.send(b, "first");
       await new Promise((r) => setTimeout(r, 100));
-      (faulty as unknown as FaultyKv).getManyDelayMs = 0;
+      faulty.getManyDelayMs = 0;
       await a2.removeContact(b); // meanwhile, through this server
       await first; // read before the change: may pass
       await rejectsWith(a1.send(b, "second"), 0x02);
@@ -346,18 +351,15 @@ describe("channels", () => {
   });
 
   it("delivers direct and channel messages once written; the sender's OK waits for durability", async () => {
-    let faulty: FaultyKv | null = null;
-    const t2 = await startServer({ wrapKv: (kv) => (faulty = new FaultyKv(kv)) });
+    const { t: t2, faulty, a, b } = await faultyStoreServer();
     try {
-      const [a, b] = [await t2.addUser("alice"), await t2.addUser("bob")];
-      await t2.contacts(a, b);
       const ca = await t2.login(a);
       const cb = await t2.login(b);
       await ca.join("#slow@a.test");
       await cb.join("#slow@a.test");
       // The disk now takes its time with fsyncs.
       let durable = () => {};
-      faulty!.durableAfter = new Promise<void>((r) => durable = r);
+      faulty.durableAfter = new Promise<void>((r) => durable = r);
       let acked = 0;
       const direct = ca.send(b, "direct while the disk is slow").then(() => acked++);
       assert.equal((await next(cb)).content, "direct while the disk is slow");
