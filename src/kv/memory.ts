@@ -26,11 +26,11 @@ function keyId(key: Uint8Array): string {
  * because a split in the middle of a block (a conversation's end, see `splitPoint`)
  * copies everything after it into fresh memory in one go: with 512, 50 conversations at
  * 5,000 msg/s made ~8 such splits a second of up to 170 KB, 0.16 ms on average and up
- * to 1.2 ms (mostly faulting in fresh pages, ~2 µs a page here), and the messages that
- * arrived meanwhile were a fifth of those over 300 µs. With 64 a split or a compaction
- * copies at most ~20 KB; 2 million entries cost the same per insert, and a full
- * collection of a store holding them in 5,000 conversations ~20 % more (more blocks to
- * mark). BENCHMARKS.md, "Where the last 1 % waits now".
+ * to 1.2 ms (its fresh pages, ~2 µs each to fault in here, would be about half of that),
+ * and the messages that arrived meanwhile were a fifth of those over 300 µs. With 64 a
+ * split or a compaction copies at most ~20 KB; 2 million entries cost the same per
+ * insert, and a full collection of a store holding them in 5,000 conversations ~20 %
+ * more (more blocks to mark). BENCHMARKS.md, "Where the last 1 % waits now".
  */
 const BLOCK = 64;
 /** Most entries a block holds: it splits as soon as it has more than 2 x BLOCK. */
