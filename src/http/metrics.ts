@@ -77,6 +77,11 @@ function diskFamilies(disk: KvStoreStats | undefined): MetricFamily[] {
       disk.commitHoldSeconds,
     ),
     counter(
+      "solec_store_commit_holds_ran_out_total",
+      "Holds for a WAL restart that reached their time limit before the WAL emptied.",
+      disk.commitHoldsRanOut,
+    ),
+    counter(
       "solec_store_fsyncs_total",
       "Fsyncs of the SQLite WAL that made commits durable (each covers every commit before it).",
       disk.fsyncs,

@@ -158,6 +158,8 @@ export interface KvStoreStats {
   readonly walFrames: number;
   /** Total time commits were held while the WAL was emptied. */
   readonly commitHoldSeconds: number;
+  /** Holds that ended at their time limit, before the WAL emptied (a disk in a slow spell). */
+  readonly commitHoldsRanOut: number;
   /** Fsyncs of the WAL that made commits durable (one covers every commit written before it). */
   readonly fsyncs: number;
 }

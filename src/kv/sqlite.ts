@@ -84,7 +84,14 @@ export interface SqliteKvOptions {
    * (~50 MB a second on the development VM). Default 4 x walRestartFrames (128 MiB).
    */
   readonly walMaxFrames?: number;
-  /** The longest hold of a restart forced by walMaxFrames; default 1000 ms or maxCommitHoldMs. */
+  /**
+   * The longest hold of a restart forced by walMaxFrames; default 250 ms or maxCommitHoldMs.
+   * Such holds took 10-52 ms at full speed on the development VM; a hold that runs this
+   * long is a disk in a slow spell, and every delivery waits it out: a client that sees no
+   * delivery for a second may presume its messages lost and send them again (an injected
+   * 1.5 s fsync did that to the benchmark's clients with a 1 s limit, not with 250 ms). Past
+   * it the WAL grows until a later try (see restartRetryMs).
+   */
   readonly maxForcedHoldMs?: number;
   /** With a flusher: checkpoint at most this often while commits come in; default 200 ms. */
   readonly checkpointEveryMs?: number;
@@ -189,6 +196,7 @@ class SqliteEngine implements KvEngine {
   #walRestarts = 0;
   #walFrames = 0;
   #holdSeconds = 0;
+  #holdsRanOut = 0;
   #fsyncs = 0;
   #holdStartedAt = 0;
   readonly #maxHoldMs: number;
@@ -231,7 +239,7 @@ class SqliteEngine implements KvEngine {
       throw new TypeError(`invalid walMaxFrames ${walMax}: at least walRestartFrames`);
     }
     this.#walMaxFrames = walMax;
-    const forcedHold = options.maxForcedHoldMs ?? Math.max(1000, maxHold);
+    const forcedHold = options.maxForcedHoldMs ?? Math.max(250, maxHold);
     if (!(forcedHold >= maxHold)) {
       throw new TypeError(`invalid maxForcedHoldMs ${forcedHold}: at least maxCommitHoldMs`);
     }
@@ -400,6 +408,7 @@ class SqliteEngine implements KvEngine {
   }
 
   #holdRanOut(): void {
+    this.#holdsRanOut++;
     this.#restartRetryAt = performance.now() + this.#restartBackoffMs;
     if (this.#holdForced) this.#forcedRetryAt = this.#restartRetryAt;
     this.#restartBackoffMs = Math.min(
@@ -428,6 +437,7 @@ class SqliteEngine implements KvEngine {
       walFrames: this.#walFrames,
       fsyncs: this.#fsyncs,
       commitHoldSeconds: this.#holdSeconds,
+      commitHoldsRanOut: this.#holdsRanOut,
     };
   }
 

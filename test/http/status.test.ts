@@ -76,6 +76,7 @@ describe("serverStatus", () => {
       walRestarts: 1,
       walFrames: 120,
       commitHoldSeconds: 0.002,
+      commitHoldsRanOut: 1,
       fsyncs: 9,
     };
     const withDisk = serverStatus(server, () => Promise.resolve(), () => false, () => disk);

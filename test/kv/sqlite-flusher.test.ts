@@ -328,6 +328,8 @@ describe("SqliteKv flusher thread", () => {
         assert.equal((await kv.get(["k"])).value, "held 2");
         await kv.set(["k"], "after");
         assert.equal((await kv.get(["k"])).value, "after");
+        assert.equal(kv.storeStats()?.walRestarts, 1);
+        assert.equal(kv.storeStats()?.commitHoldsRanOut, 0, "a hold that ended in a restart");
       },
     );
   });
@@ -347,6 +349,7 @@ describe("SqliteKv flusher thread", () => {
         assert.ok(performance.now() - started >= 35, "not before the limit");
         assert.equal((await kv.get(["k"])).value, "held");
         assert.ok((kv.storeStats()?.commitHoldSeconds ?? 0) > 0);
+        assert.equal(kv.storeStats()?.commitHoldsRanOut, 1, "counted as run out");
         // Its late report does not hold anything, and starts no new try yet: under load
         // that keeps an fsync longer than a hold, every try would stall commits again.
         thread.checkpointed(restart, 170);
@@ -406,8 +409,28 @@ describe("SqliteKv flusher thread", () => {
         const after = thread.requested;
         thread.checkpointed(0, 400);
         assert.equal(thread.requested, after, "no forced try during its back-off");
+        assert.equal(kv.storeStats()?.commitHoldsRanOut, 2, "both holds ran out");
       },
     );
+  });
+
+  it("holds commits for a forced restart 250 ms at most unless told otherwise", () => {
+    // Every delivery waits for a held commit: a slow disk must not stop them for as long as
+    // a client waits before presuming its messages lost and sending them again (~1 s).
+    return withScriptedStore({ walMaxFrames: 300 }, async (kv, thread) => {
+      thread.checkpointed(0, 310);
+      catchUp(thread, 320);
+      const started = performance.now();
+      const held = watch(kv.set(["k"], "held"));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(held.settled, false, "held past the ordinary 25 ms");
+      assert.ok((await held.promise).ok);
+      const waited = performance.now() - started;
+      assert.ok(waited >= 240, `not before 250 ms: ${waited.toFixed(0)} ms`);
+      // A timer on a busy machine fires late, never 650 ms late; the old limit was 1 s.
+      assert.ok(waited < 900, `held ${waited.toFixed(0)} ms`);
+      assert.equal(kv.storeStats()?.commitHoldsRanOut, 1);
+    });
   });
 
   it("cuts a WAL that grew past twice walRestartFrames back once it starts over", () =>
