@@ -52,7 +52,7 @@ export async function serve(config: Config, platform: Platform, io: CliIo): Prom
   const signals = new SignalWatch();
   try {
     const identity = await loadServerIdentity(config, log);
-    const kv = openStore(config, platform, true);
+    const kv = openStore(config, platform, { log });
     const server = new SolecServer(
       {
         domain: config.domain,

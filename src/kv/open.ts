@@ -13,7 +13,7 @@ import type { OpenSqlite } from "../platform.ts";
 import type { Kv } from "./kv.ts";
 import { MemoryKv } from "./memory.ts";
 import { MAX_SYNC_INTERVAL_MS, SqliteKv } from "./sqlite.ts";
-import type { SqliteSynchronous } from "./sqlite.ts";
+import type { ForcedHoldReport, SqliteSynchronous } from "./sqlite.ts";
 import type { StartSqliteFlusher } from "./sqlite-flusher.ts";
 
 /** What the entry point injects: the runtime's SQLite driver. */
@@ -21,6 +21,8 @@ export interface OpenKvDeps {
   readonly openSqlite: OpenSqlite;
   /** For long-running processes (the server): SQLite's fsyncs and checkpoints on a thread. */
   readonly startSqliteFlusher?: StartSqliteFlusher;
+  /** With a flusher: told when a forced WAL-restart hold ran out (a slow disk). */
+  readonly onForcedHoldRanOut?: (report: ForcedHoldReport) => void;
 }
 
 interface StoreOpener {
@@ -90,6 +92,7 @@ function openSqliteStore(rest: string, url: string, deps: OpenKvDeps): Kv {
   return new SqliteKv({
     openSqlite: deps.openSqlite,
     startFlusher: deps.startSqliteFlusher,
+    onForcedHoldRanOut: deps.onForcedHoldRanOut,
     path,
     synchronous,
     syncIntervalMs,

@@ -93,6 +93,12 @@ export interface SqliteKvOptions {
    * it the WAL grows until a later try (see restartRetryMs).
    */
   readonly maxForcedHoldMs?: number;
+  /**
+   * Told each time a hold forced by walMaxFrames reaches maxForcedHoldMs before the WAL
+   * emptied: every delivery waited that long for a disk in a slow spell, and the WAL keeps
+   * growing until the next try (`nextTryMs` from now). The server logs it.
+   */
+  readonly onForcedHoldRanOut?: (report: ForcedHoldReport) => void;
   /** With a flusher: checkpoint at most this often while commits come in; default 200 ms. */
   readonly checkpointEveryMs?: number;
   /**
@@ -103,6 +109,16 @@ export interface SqliteKvOptions {
    * the previous one returns.
    */
   readonly syncIntervalMs?: number;
+}
+
+/** A forced WAL-restart hold that ran out (see `onForcedHoldRanOut`). */
+export interface ForcedHoldReport {
+  /** How long commits were held, in milliseconds. */
+  readonly heldMs: number;
+  /** The WAL's length in pages at the last checkpoint. */
+  readonly walFrames: number;
+  /** Milliseconds until the next forced try. */
+  readonly nextTryMs: number;
 }
 
 /** The longest `syncIntervalMs`: beyond it acknowledgements would wait too long to be useful. */
@@ -202,6 +218,7 @@ class SqliteEngine implements KvEngine {
   readonly #maxHoldMs: number;
   readonly #walMaxFrames: number;
   readonly #maxForcedHoldMs: number;
+  readonly #onForcedHoldRanOut: ((report: ForcedHoldReport) => void) | undefined;
   /** The hold running is one forced by walMaxFrames. */
   #holdForced = false;
   /** `performance.now()` before which no forced restart is tried (after one ran out). */
@@ -244,6 +261,7 @@ class SqliteEngine implements KvEngine {
       throw new TypeError(`invalid maxForcedHoldMs ${forcedHold}: at least maxCommitHoldMs`);
     }
     this.#maxForcedHoldMs = forcedHold;
+    this.#onForcedHoldRanOut = options.onForcedHoldRanOut;
     const retry = options.restartRetryMs ?? 1000;
     if (!(retry >= 0)) throw new TypeError(`invalid restartRetryMs ${retry}`);
     this.#restartRetryMs = retry;
@@ -409,13 +427,18 @@ class SqliteEngine implements KvEngine {
 
   #holdRanOut(): void {
     this.#holdsRanOut++;
-    this.#restartRetryAt = performance.now() + this.#restartBackoffMs;
+    const heldMs = performance.now() - this.#holdStartedAt;
+    const nextTryMs = this.#restartBackoffMs;
+    this.#restartRetryAt = performance.now() + nextTryMs;
     if (this.#holdForced) this.#forcedRetryAt = this.#restartRetryAt;
     this.#restartBackoffMs = Math.min(
       this.#restartBackoffMs * 2,
       Math.max(MAX_RESTART_BACKOFF_MS, this.#restartRetryMs),
     );
     this.#endHold();
+    if (this.#holdForced) {
+      this.#onForcedHoldRanOut?.({ heldMs, walFrames: this.#walFrames, nextTryMs });
+    }
   }
 
   /** Commits held for a WAL restart go ahead. */

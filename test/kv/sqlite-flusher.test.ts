@@ -7,16 +7,13 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import process from "node:process";
-import { SqliteKv } from "../../src/kv/sqlite.ts";
+import { type ForcedHoldReport, SqliteKv } from "../../src/kv/sqlite.ts";
 import {
   CHECKPOINT_NICE,
   type CheckpointReport,
   Flusher,
   type FlusherEvents,
-  type FlusherOpen,
-  type FlusherReport,
   flusherSlots,
-  type FlusherThread,
   type StartSqliteFlusher,
   SYNC_NICE,
 } from "../../src/kv/sqlite-flusher.ts";
@@ -28,6 +25,7 @@ import {
   tempSqliteFile,
   withSqliteFile,
 } from "../support/kv-backends.ts";
+import { catchUp, ScriptedThread } from "../support/scripted-flusher.ts";
 import { kvConformance } from "./conformance.ts";
 
 const openSqlite = await openSqliteForRuntime();
@@ -43,59 +41,6 @@ function withStore(
   fn: (kv: SqliteKv, path: string, reopen: () => SqliteKv) => Promise<void>,
 ): Promise<void> {
   return withSqliteFile({ openSqlite, ...options }, (path, open) => fn(open(), path, open));
-}
-
-/**
- * The flusher's threads, played by one object the test drives by hand (the store starts
- * two and both are this one; with synchronous "normal", commits need no fsync from it): it
- * records checkpoint requests and answers when told to.
- */
-class ScriptedThread implements FlusherThread {
-  control: Int32Array | null = null;
-  onMessage: (report: FlusherReport) => void = () => {};
-  onError: (error: Error) => void = () => {};
-  terminated = false;
-  post(message: FlusherOpen): void {
-    const control = new Int32Array(message.control);
-    this.control = control;
-    // Answer a stop request the way each worker does.
-    const timer = setInterval(() => {
-      if (Atomics.load(control, flusherSlots.STOP) === 0) return;
-      clearInterval(timer);
-      this.onMessage({ type: "closed" });
-    }, 2);
-  }
-  listen(onMessage: (r: FlusherReport) => void, onError: (e: Error) => void): void {
-    this.onMessage = onMessage;
-    this.onError = onError;
-  }
-  terminate(): void {
-    this.terminated = true;
-  }
-  /** The checkpoint number the store asked for last. */
-  get requested(): number {
-    return this.control === null ? 0 : Atomics.load(this.control, flusherSlots.CKPT_REQ);
-  }
-  /** The checkpoint to be followed by an fsync of the database file. */
-  get syncsDatabaseAfter(): number {
-    return this.control === null ? 0 : Atomics.load(this.control, flusherSlots.SYNC_DB);
-  }
-  checkpointed(seq: number, walFrames: number, backfilled = walFrames): void {
-    this.onMessage({ type: "checkpointed", seq, walFrames, backfilled });
-  }
-}
-
-/**
- * Answers the catch-up checkpoints the store asks for after a long WAL (each followed by an
- * fsync of the database file), until it asks for the restart checkpoint that commits wait
- * for; returns that one's number.
- */
-function catchUp(thread: ScriptedThread, walFrames: number): number {
-  for (let i = 0; i < 10 && thread.syncsDatabaseAfter === thread.requested; i++) {
-    thread.checkpointed(thread.requested, walFrames, walFrames - 5);
-  }
-  assert.notEqual(thread.syncsDatabaseAfter, thread.requested, "a restart checkpoint");
-  return thread.requested;
 }
 
 function scripted(): { thread: ScriptedThread; start: StartSqliteFlusher } {
@@ -398,13 +343,21 @@ describe("SqliteKv flusher thread", () => {
   });
 
   it("past walMaxFrames tries a restart despite the back-off, and holds up to maxForcedHoldMs", () => {
+    const ranOut: ForcedHoldReport[] = [];
     return withScriptedStore(
-      { walMaxFrames: 300, maxCommitHoldMs: 30, maxForcedHoldMs: 200, restartRetryMs: 60_000 },
+      {
+        walMaxFrames: 300,
+        maxCommitHoldMs: 30,
+        maxForcedHoldMs: 200,
+        restartRetryMs: 60_000,
+        onForcedHoldRanOut: (report) => ranOut.push(report),
+      },
       async (kv, thread) => {
         // An ordinary try whose hold runs out: the next one waits a minute.
         thread.checkpointed(0, 150);
         const first = catchUp(thread, 160);
         assert.ok((await kv.set(["k"], "held briefly")).ok);
+        assert.equal(ranOut.length, 0, "an ordinary hold is not reported");
         thread.checkpointed(0, 250);
         assert.equal(thread.requested, first, "no ordinary try during the back-off");
         // Past walMaxFrames the WAL would otherwise grow for as long as the load lasts.
@@ -419,6 +372,10 @@ describe("SqliteKv flusher thread", () => {
         thread.checkpointed(0, 400);
         assert.equal(thread.requested, after, "no forced try during its back-off");
         assert.equal(kv.storeStats()?.commitHoldsRanOut, 2, "both holds ran out");
+        assert.equal(ranOut.length, 1, "the forced one is reported");
+        assert.ok(ranOut[0].heldMs >= 190, `held ${ranOut[0].heldMs} ms`);
+        assert.equal(ranOut[0].walFrames, 320);
+        assert.equal(ranOut[0].nextTryMs, 60_000);
       },
     );
   });
