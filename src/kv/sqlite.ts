@@ -427,9 +427,10 @@ class SqliteEngine implements KvEngine {
 
   #holdRanOut(): void {
     this.#holdsRanOut++;
-    const heldMs = performance.now() - this.#holdStartedAt;
+    const now = performance.now();
+    const heldMs = now - this.#holdStartedAt;
     const nextTryMs = this.#restartBackoffMs;
-    this.#restartRetryAt = performance.now() + nextTryMs;
+    this.#restartRetryAt = now + nextTryMs;
     if (this.#holdForced) this.#forcedRetryAt = this.#restartRetryAt;
     this.#restartBackoffMs = Math.min(
       this.#restartBackoffMs * 2,
